@@ -1,0 +1,25 @@
+//! # latchkey-domain
+//!
+//! The account domain of Latchkey: users and their identifiers, profile and custom data, passwords (hashing,
+//! import of foreign hashes, policy), MFA factors (TOTP, backup codes, WebAuthn credential records), the ports
+//! through which the domain reaches storage and the outside world, and the use-case services built on them.
+//!
+//! **Architecture invariant:** this crate knows nothing about HTTP, SQL or token formats. It depends on none of
+//! actix-web, sea-orm, sqlx or biscuit-auth (a test in `tests/dependency_rules.rs` enforces it), so another Rust
+//! service can embed it on its own. Time comes from the [`clock::Clock`] port, never from the system inside logic.
+
+pub mod account_center;
+pub mod clock;
+pub mod identifiers;
+pub mod ids;
+pub mod mfa;
+pub mod password;
+pub mod ports;
+pub mod secret_box;
+pub mod service;
+pub mod user;
+
+pub use clock::{Clock, SystemClock, Timestamp};
+pub use ids::{IdGenerator, RandomIds, UserId};
+pub use ports::{RepoError, UserRepository};
+pub use user::User;

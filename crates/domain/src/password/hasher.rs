@@ -1,0 +1,288 @@
+//! The [`PasswordHasher`] port: hashing and verification of passwords for async callers, and its two
+//! implementations.
+//!
+//! Both implementations verify through [`import::verify`] and, when the answer came quickly (a fast imported hash
+//! that did not match, or a digest that could not be checked), spend a [`hashing::dummy_verify`] so that a wrong
+//! password costs about the same whatever the account's hash, as Logto does with its decoy argon2 verification.
+
+use async_trait::async_trait;
+
+use super::{PasswordCheck, PasswordError, PlainPassword, StoredPassword, hashing, import};
+
+/// Hashes and verifies passwords. Implementations keep the CPU-heavy work off the async executor, or say why they
+/// don't.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait PasswordHasher: Send + Sync {
+    /// Hashes a new password with argon2id at our parameters.
+    async fn hash(&self, password: &PlainPassword) -> Result<StoredPassword, PasswordError>;
+    /// Checks a password against a stored (possibly imported) hash; a match may ask for a rehash.
+    async fn verify(&self, password: &PlainPassword, stored: &StoredPassword) -> Result<PasswordCheck, PasswordError>;
+    /// Spends the time of a real verification, for a user who does not exist.
+    async fn dummy_verify(&self, password: &PlainPassword);
+}
+
+/// Runs the hashing on the calling thread. Fine for embedding, command-line tools and tests; a server should use
+/// `BlockingPoolHasher` (feature `tokio`) so that a 14 ms hash does not stall other requests.
+#[derive(Debug, Clone, Default)]
+pub struct InlinePasswordHasher;
+
+#[async_trait]
+impl PasswordHasher for InlinePasswordHasher {
+    async fn hash(&self, password: &PlainPassword) -> Result<StoredPassword, PasswordError> {
+        hashing::hash_password(password)
+    }
+
+    async fn verify(&self, password: &PlainPassword, stored: &StoredPassword) -> Result<PasswordCheck, PasswordError> {
+        verify_evenly(password, stored)
+    }
+
+    async fn dummy_verify(&self, password: &PlainPassword) {
+        hashing::dummy_verify(password);
+    }
+}
+
+/// [`import::verify`], then a decoy verification when the answer was a fast "no".
+fn verify_evenly(password: &PlainPassword, stored: &StoredPassword) -> Result<PasswordCheck, PasswordError> {
+    let outcome = import::verify(password, stored);
+    let answered_fast = match outcome {
+        Ok(PasswordCheck::Mismatch) => import::is_fast(stored.algorithm),
+        Ok(PasswordCheck::Match { .. }) => false,
+        Err(_) => true,
+    };
+    if answered_fast {
+        hashing::dummy_verify(password);
+    }
+    outcome
+}
+
+#[cfg(feature = "tokio")]
+pub use blocking_pool::BlockingPoolHasher;
+
+#[cfg(feature = "tokio")]
+mod blocking_pool {
+    use std::num::NonZeroUsize;
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use tokio::sync::Semaphore;
+
+    use super::{PasswordHasher, verify_evenly};
+    use crate::password::{PasswordCheck, PasswordError, PlainPassword, StoredPassword, hashing};
+
+    /// Runs the hashing on tokio's blocking pool, at most `limit` at a time.
+    ///
+    /// The limit bounds the CPU and memory (19 MiB per argon2 at our parameters, up to 256 MiB for an imported
+    /// digest) that password checks can take at once; further requests wait their turn instead of piling threads
+    /// onto the blocking pool.
+    #[derive(Debug, Clone)]
+    pub struct BlockingPoolHasher {
+        permits: Arc<Semaphore>,
+        limit: usize,
+    }
+
+    impl BlockingPoolHasher {
+        /// A hasher running at most `limit` hashes at once (at least one).
+        pub fn new(limit: usize) -> Self {
+            let limit = limit.max(1);
+            Self { permits: Arc::new(Semaphore::new(limit)), limit }
+        }
+
+        /// How many hashes may run at once.
+        pub fn limit(&self) -> usize {
+            self.limit
+        }
+
+        async fn run<T, F>(&self, work: F) -> Result<T, PasswordError>
+        where
+            T: Send + 'static,
+            F: FnOnce() -> T + Send + 'static,
+        {
+            let permit = Arc::clone(&self.permits)
+                .acquire_owned()
+                .await
+                .map_err(|_| PasswordError::Hashing("the password hasher was shut down".to_owned()))?;
+            // The permit moves into the task: if the caller gives up waiting, the work still counts against the
+            // limit until it really ends.
+            tokio::task::spawn_blocking(move || {
+                let result = work();
+                drop(permit);
+                result
+            })
+            .await
+            .map_err(|error| PasswordError::Hashing(format!("the password hashing task failed: {error}")))
+        }
+
+        #[cfg(test)]
+        pub(super) fn semaphore(&self) -> &Arc<Semaphore> {
+            &self.permits
+        }
+    }
+
+    impl Default for BlockingPoolHasher {
+        /// One hash at a time per CPU.
+        fn default() -> Self {
+            Self::new(std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
+        }
+    }
+
+    #[async_trait]
+    impl PasswordHasher for BlockingPoolHasher {
+        async fn hash(&self, password: &PlainPassword) -> Result<StoredPassword, PasswordError> {
+            let password = password.clone();
+            self.run(move || hashing::hash_password(&password)).await?
+        }
+
+        async fn verify(
+            &self,
+            password: &PlainPassword,
+            stored: &StoredPassword,
+        ) -> Result<PasswordCheck, PasswordError> {
+            let (password, stored) = (password.clone(), stored.clone());
+            self.run(move || verify_evenly(&password, &stored)).await?
+        }
+
+        async fn dummy_verify(&self, password: &PlainPassword) {
+            let password = password.clone();
+            // Nothing to report: the only failure is a panicked task, and the caller answers "wrong credentials"
+            // either way.
+            self.run(move || hashing::dummy_verify(&password)).await.ok();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::password::PasswordAlgorithm;
+
+    fn sha256_of(password: &str) -> StoredPassword {
+        use sha2::Digest;
+        StoredPassword {
+            algorithm: PasswordAlgorithm::Sha256,
+            digest: hex::encode(sha2::Sha256::digest(password.as_bytes())),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_inline_hasher_hashes_verifies_and_asks_no_rehash_of_its_own_hashes() {
+        let hasher = InlinePasswordHasher;
+        let password = PlainPassword::new("Tr0ub4dor&3");
+
+        let stored = hasher.hash(&password).await.unwrap();
+
+        assert_eq!(stored.algorithm, PasswordAlgorithm::Argon2id);
+        assert_eq!(hasher.verify(&password, &stored).await, Ok(PasswordCheck::Match { needs_rehash: false }));
+        assert_eq!(hasher.verify(&PlainPassword::new("Tr0ub4dor&4"), &stored).await, Ok(PasswordCheck::Mismatch));
+        hasher.dummy_verify(&password).await;
+    }
+
+    #[tokio::test]
+    async fn the_inline_hasher_verifies_imported_hashes_and_asks_for_a_rehash() {
+        let hasher = InlinePasswordHasher;
+        let stored = sha256_of("imported secret");
+
+        assert_eq!(
+            hasher.verify(&PlainPassword::new("imported secret"), &stored).await,
+            Ok(PasswordCheck::Match { needs_rehash: true })
+        );
+        assert_eq!(hasher.verify(&PlainPassword::new("other"), &stored).await, Ok(PasswordCheck::Mismatch));
+    }
+
+    #[tokio::test]
+    async fn the_inline_hasher_reports_a_malformed_digest_as_an_error() {
+        let stored = StoredPassword { algorithm: PasswordAlgorithm::Bcrypt, digest: "not bcrypt".to_owned() };
+
+        let outcome = InlinePasswordHasher.verify(&PlainPassword::new("x"), &stored).await;
+
+        assert!(matches!(outcome, Err(PasswordError::MalformedDigest { algorithm: PasswordAlgorithm::Bcrypt, .. })));
+    }
+
+    #[tokio::test]
+    async fn the_port_can_be_mocked() {
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().returning(|_, _| Ok(PasswordCheck::Mismatch));
+        let hasher: &dyn PasswordHasher = &hasher;
+
+        assert_eq!(hasher.verify(&PlainPassword::new("x"), &sha256_of("y")).await, Ok(PasswordCheck::Mismatch));
+    }
+
+    #[cfg(feature = "tokio")]
+    mod blocking_pool {
+        use std::future::Future;
+        use std::pin::pin;
+        use std::sync::Arc;
+        use std::task::{Context, Poll, Waker};
+
+        use super::*;
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn the_blocking_pool_hasher_hashes_and_verifies() {
+            let hasher = BlockingPoolHasher::new(2);
+            let password = PlainPassword::new("Tr0ub4dor&3");
+
+            let stored = hasher.hash(&password).await.unwrap();
+
+            assert_eq!(hasher.verify(&password, &stored).await, Ok(PasswordCheck::Match { needs_rehash: false }));
+            assert_eq!(hasher.verify(&PlainPassword::new("nope"), &stored).await, Ok(PasswordCheck::Mismatch));
+            assert_eq!(
+                hasher.verify(&PlainPassword::new("imported secret"), &sha256_of("imported secret")).await,
+                Ok(PasswordCheck::Match { needs_rehash: true })
+            );
+            hasher.dummy_verify(&password).await;
+            // Every permit came back.
+            assert_eq!(hasher.semaphore().available_permits(), 2);
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn concurrent_verifications_all_complete_under_a_limit_of_one() {
+            let hasher = BlockingPoolHasher::new(1);
+            let password = PlainPassword::new("Tr0ub4dor&3");
+            let stored = hasher.hash(&password).await.unwrap();
+
+            let checks = (0..4).map(|_| {
+                let (hasher, password, stored) = (hasher.clone(), password.clone(), stored.clone());
+                tokio::spawn(async move { hasher.verify(&password, &stored).await })
+            });
+            for check in checks.collect::<Vec<_>>() {
+                assert_eq!(check.await.unwrap(), Ok(PasswordCheck::Match { needs_rehash: false }));
+            }
+        }
+
+        #[tokio::test]
+        async fn a_hash_waits_while_every_permit_is_taken() {
+            let hasher = BlockingPoolHasher::new(1);
+            let held = Arc::clone(hasher.semaphore()).acquire_owned().await.unwrap();
+            let password = PlainPassword::new("waiting");
+            let mut hashing = pin!(hasher.hash(&password));
+
+            let first_poll = hashing.as_mut().poll(&mut Context::from_waker(Waker::noop()));
+
+            assert!(first_poll.is_pending(), "the hash started without a permit");
+            drop(held);
+            assert!(hashing.await.is_ok());
+        }
+
+        #[test]
+        fn the_limit_is_at_least_one_and_defaults_to_the_cpu_count() {
+            assert_eq!(BlockingPoolHasher::new(0).limit(), 1);
+            assert_eq!(BlockingPoolHasher::new(3).limit(), 3);
+            let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+            assert_eq!(BlockingPoolHasher::default().limit(), cpus);
+        }
+
+        #[tokio::test]
+        async fn a_pending_hash_that_is_dropped_gives_its_turn_back() {
+            let hasher = BlockingPoolHasher::new(1);
+            let held = Arc::clone(hasher.semaphore()).acquire_owned().await.unwrap();
+            {
+                let password = PlainPassword::new("abandoned");
+                let mut abandoned = pin!(hasher.hash(&password));
+                assert!(matches!(abandoned.as_mut().poll(&mut Context::from_waker(Waker::noop())), Poll::Pending));
+            }
+            drop(held);
+
+            assert_eq!(hasher.semaphore().available_permits(), 1);
+        }
+    }
+}

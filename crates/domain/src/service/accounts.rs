@@ -1,0 +1,654 @@
+//! Account use cases: creating users, checking and changing passwords (with transparent upgrade of imported
+//! hashes), and binding and using second factors.
+
+use std::sync::Arc;
+
+use thiserror::Error;
+
+use crate::clock::Clock;
+use crate::identifiers::{Email, Phone, Username};
+use crate::ids::{IdGenerator, UserId};
+use crate::mfa::{self, BackupCodeSet, MfaError, MfaFactor, MfaFactorKind, MfaFactorType, TotpFactor};
+use crate::password::{
+    PasswordCheck, PasswordError, PasswordHasher, PasswordPolicy, PasswordUserInfo, PlainPassword, PolicyIssue,
+    StoredPassword, import,
+};
+use crate::ports::{Conflict, RepoError, UserRepository};
+use crate::secret_box::{SecretBox, SecretBoxError};
+use crate::user::{CustomData, Profile, User};
+
+/// How many times a use case re-reads and re-applies its change when a concurrent writer got in first.
+const MAX_WRITE_ATTEMPTS: usize = 3;
+
+/// The ports the account use cases need.
+#[derive(Clone)]
+pub struct Ports {
+    pub users: Arc<dyn UserRepository>,
+    pub hasher: Arc<dyn PasswordHasher>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGenerator>,
+    pub secrets: Arc<dyn SecretBox>,
+}
+
+impl std::fmt::Debug for Ports {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Ports { .. }")
+    }
+}
+
+#[derive(Debug, Error)]
+pub enum AccountError {
+    #[error("user not found")]
+    UserNotFound,
+    #[error("username already in use")]
+    UsernameInUse,
+    #[error("email already in use")]
+    EmailInUse,
+    #[error("phone already in use")]
+    PhoneInUse,
+    /// Someone else changed the user since it was read; nothing was written.
+    #[error("the user was changed concurrently")]
+    VersionConflict,
+    #[error("wrong identifier or password")]
+    InvalidCredentials,
+    #[error("the user is suspended")]
+    Suspended,
+    #[error("the password does not meet the policy")]
+    PasswordRejected(Vec<PolicyIssue>),
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+    #[error(transparent)]
+    Mfa(#[from] MfaError),
+    #[error("secret storage failed: {0}")]
+    SecretBox(#[from] SecretBoxError),
+    #[error("storage failed: {0}")]
+    Storage(String),
+}
+
+impl From<RepoError> for AccountError {
+    fn from(error: RepoError) -> Self {
+        match error {
+            RepoError::NotFound => AccountError::UserNotFound,
+            RepoError::Conflict(Conflict::Username) => AccountError::UsernameInUse,
+            RepoError::Conflict(Conflict::Email) => AccountError::EmailInUse,
+            RepoError::Conflict(Conflict::Phone) => AccountError::PhoneInUse,
+            RepoError::Conflict(Conflict::Version) => AccountError::VersionConflict,
+            // A generated id collided: vanishingly rare, and the caller may simply retry.
+            RepoError::Conflict(Conflict::Id) => AccountError::Storage("generated id collided".into()),
+            RepoError::Unavailable(message) => AccountError::Storage(message),
+        }
+    }
+}
+
+/// A password for a new user: typed by a person, or imported as a foreign hash.
+#[derive(Debug, Clone)]
+pub enum NewPassword {
+    Plain(PlainPassword),
+    Imported(StoredPassword),
+}
+
+/// What `POST /api/users` may set. Identifiers arrive validated (their types only hold valid values).
+#[derive(Debug, Clone, Default)]
+pub struct NewUser {
+    pub username: Option<Username>,
+    pub primary_email: Option<Email>,
+    pub primary_phone: Option<Phone>,
+    pub name: Option<String>,
+    pub avatar: Option<String>,
+    pub profile: Profile,
+    pub custom_data: CustomData,
+    pub password: Option<NewPassword>,
+}
+
+/// A TOTP secret offered to the user before binding, with the URI authenticator apps scan.
+#[derive(Debug, Clone)]
+pub struct TotpEnrolment {
+    pub secret: String,
+    pub otpauth_uri: String,
+}
+
+/// Account use cases. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AccountService {
+    ports: Ports,
+}
+
+impl AccountService {
+    pub fn new(ports: Ports) -> Self {
+        Self { ports }
+    }
+
+    /// Creates a user. Identifiers must be free; an imported hash must be well-formed and within our cost bounds.
+    /// No password policy applies here: the Management API does not apply one (as Logto); callers that must apply
+    /// it call [`PasswordPolicy::check`] first.
+    pub async fn create_user(&self, new_user: NewUser) -> Result<User, AccountError> {
+        self.ensure_identifiers_free(None, &new_user.username, &new_user.primary_email, &new_user.primary_phone)
+            .await?;
+        let now = self.ports.clock.now();
+        let password = match new_user.password {
+            None => None,
+            Some(NewPassword::Plain(plain)) => Some(self.ports.hasher.hash(&plain).await?),
+            Some(NewPassword::Imported(stored)) => {
+                import::validate_digest(&stored)?;
+                Some(stored)
+            }
+        };
+        let mut user = User::new(self.ports.ids.user_id(), now);
+        user.username = new_user.username;
+        user.primary_email = new_user.primary_email;
+        user.primary_phone = new_user.primary_phone;
+        user.name = new_user.name;
+        user.avatar = new_user.avatar;
+        user.profile = new_user.profile;
+        user.custom_data = new_user.custom_data;
+        user.password_updated_at = password.as_ref().map(|_| now);
+        user.password = password;
+        self.ports.users.insert(&user).await?;
+        Ok(user)
+    }
+
+    /// Checks a password for the user known by `identifier` (username, email or phone, tried in that order).
+    /// Unknown users and users without a password cost one dummy verification, so that the answer and its timing
+    /// do not tell whether the account exists. On success an imported or outdated hash is upgraded to argon2id.
+    pub async fn check_password(&self, identifier: &str, password: &PlainPassword) -> Result<User, AccountError> {
+        let Some(user) = self.find_by_identifier(identifier).await? else {
+            self.ports.hasher.dummy_verify(password).await;
+            return Err(AccountError::InvalidCredentials);
+        };
+        let Some(stored) = user.password.clone() else {
+            self.ports.hasher.dummy_verify(password).await;
+            return Err(AccountError::InvalidCredentials);
+        };
+        match self.ports.hasher.verify(password, &stored).await? {
+            PasswordCheck::Mismatch => Err(AccountError::InvalidCredentials),
+            PasswordCheck::Match { needs_rehash: false } => Ok(user),
+            PasswordCheck::Match { needs_rehash: true } => Ok(self.upgrade_hash(user, password).await),
+        }
+    }
+
+    /// Replaces the password. With a policy, the password must pass it (the issues are returned otherwise).
+    pub async fn set_password(
+        &self,
+        user_id: &UserId,
+        password: &PlainPassword,
+        policy: Option<&PasswordPolicy>,
+    ) -> Result<User, AccountError> {
+        let user = self.load(user_id).await?;
+        if let Some(policy) = policy {
+            let issues = policy.check(password.expose(), &user_info(&user));
+            if !issues.is_empty() {
+                return Err(AccountError::PasswordRejected(issues));
+            }
+        }
+        let stored = self.ports.hasher.hash(password).await?;
+        let now = self.ports.clock.now();
+        self.update_with_retry(user, |user| {
+            user.password = Some(stored.clone());
+            user.password_updated_at = Some(now);
+            user.is_password_expired = false;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Offers a fresh TOTP secret. Nothing is stored until [`Self::bind_totp`] proves the user's app has it.
+    pub async fn start_totp_enrolment(&self, user_id: &UserId, issuer: &str) -> Result<TotpEnrolment, AccountError> {
+        let user = self.load(user_id).await?;
+        let secret = mfa::totp::generate_secret();
+        let account_name = account_label(&user);
+        let otpauth_uri = mfa::totp::otpauth_uri(&secret, issuer, &account_name)?;
+        Ok(TotpEnrolment { secret, otpauth_uri })
+    }
+
+    /// Binds a TOTP factor once `code` proves the authenticator holds `secret`. The secret is sealed at rest and
+    /// the code's time step is recorded, so the same code cannot be replayed right after enrolment.
+    pub async fn bind_totp(
+        &self,
+        user_id: &UserId,
+        secret: &str,
+        code: &str,
+        enabled_factors: &[MfaFactorType],
+    ) -> Result<User, AccountError> {
+        mfa::totp::validate_secret(secret)?;
+        let now = self.ports.clock.now();
+        let step = mfa::totp::verify_code(secret, code, now, None)?;
+        let sealed = self.ports.secrets.seal(secret.as_bytes())?;
+        let user = self.load(user_id).await?;
+        let factor = MfaFactor {
+            id: self.ports.ids.entity_id(),
+            created_at: now,
+            last_used_at: Some(now),
+            kind: MfaFactorKind::Totp(TotpFactor { secret: sealed, last_used_step: Some(step) }),
+        };
+        self.update_with_retry(user, |user| {
+            mfa::rules::bind(&mut user.mfa_factors, factor.clone(), enabled_factors)?;
+            user.logto_config.mfa.enabled = Some(true);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Checks a TOTP code for the user's bound factor and records its step (replay guard).
+    pub async fn verify_totp(&self, user_id: &UserId, code: &str) -> Result<User, AccountError> {
+        let user = self.load(user_id).await?;
+        let now = self.ports.clock.now();
+        let secrets = Arc::clone(&self.ports.secrets);
+        let code = code.to_owned();
+        self.update_with_retry(user, move |user| {
+            let factor = user
+                .mfa_factors
+                .iter_mut()
+                .find(|factor| matches!(factor.kind, MfaFactorKind::Totp(_)))
+                .ok_or(MfaError::FactorNotFound)?;
+            let MfaFactorKind::Totp(totp) = &mut factor.kind else { unreachable!("matched above") };
+            totp.verify(&code, now, secrets.as_ref())?;
+            factor.record_use(now);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Generates and binds a set of backup codes, returning them in clear this once.
+    pub async fn generate_backup_codes(
+        &self,
+        user_id: &UserId,
+        enabled_factors: &[MfaFactorType],
+    ) -> Result<(User, Vec<String>), AccountError> {
+        let codes = mfa::backup_codes::generate_codes();
+        let set = BackupCodeSet::seal(&codes, self.ports.secrets.as_ref())?;
+        let user = self.load(user_id).await?;
+        let now = self.ports.clock.now();
+        let factor = MfaFactor {
+            id: self.ports.ids.entity_id(),
+            created_at: now,
+            last_used_at: None,
+            kind: MfaFactorKind::BackupCode(set),
+        };
+        let user = self
+            .update_with_retry(user, |user| {
+                // Replaces a used-up set; the rules refuse while a live set exists or if it would be the only factor.
+                mfa::rules::bind(&mut user.mfa_factors, factor.clone(), enabled_factors)?;
+                Ok(())
+            })
+            .await?;
+        Ok((user, codes))
+    }
+
+    /// Uses one backup code; each code works once.
+    pub async fn use_backup_code(&self, user_id: &UserId, code: &str) -> Result<User, AccountError> {
+        let user = self.load(user_id).await?;
+        let now = self.ports.clock.now();
+        let secrets = Arc::clone(&self.ports.secrets);
+        let code = code.to_owned();
+        self.update_with_retry(user, move |user| {
+            let factor = user
+                .mfa_factors
+                .iter_mut()
+                .find(|factor| matches!(factor.kind, MfaFactorKind::BackupCode(_)))
+                .ok_or(MfaError::FactorNotFound)?;
+            let MfaFactorKind::BackupCode(set) = &mut factor.kind else { unreachable!("matched above") };
+            set.consume(&code, now, secrets.as_ref())?;
+            factor.record_use(now);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn load(&self, user_id: &UserId) -> Result<User, AccountError> {
+        self.ports.users.find_by_id(user_id).await?.ok_or(AccountError::UserNotFound)
+    }
+
+    async fn find_by_identifier(&self, identifier: &str) -> Result<Option<User>, AccountError> {
+        let users = &self.ports.users;
+        if let Ok(username) = Username::parse(identifier)
+            && let Some(user) = users.find_by_username(&username).await?
+        {
+            return Ok(Some(user));
+        }
+        if let Ok(email) = Email::parse(identifier)
+            && let Some(user) = users.find_by_email(&email).await?
+        {
+            return Ok(Some(user));
+        }
+        if let Ok(phone) = Phone::parse(identifier) {
+            return Ok(users.find_by_phone(&phone).await?);
+        }
+        Ok(None)
+    }
+
+    /// Stores a fresh argon2id hash after a successful check against an outdated one. A failure here must not
+    /// fail the sign-in that triggered it: the next successful check tries again.
+    async fn upgrade_hash(&self, user: User, password: &PlainPassword) -> User {
+        let Ok(stored) = self.ports.hasher.hash(password).await else { return user };
+        let mut upgraded = user.clone();
+        upgraded.password = Some(stored);
+        match self.ports.users.update(&upgraded).await {
+            Ok(saved) => saved,
+            Err(_) => user,
+        }
+    }
+
+    async fn ensure_identifiers_free(
+        &self,
+        own_id: Option<&UserId>,
+        username: &Option<Username>,
+        email: &Option<Email>,
+        phone: &Option<Phone>,
+    ) -> Result<(), AccountError> {
+        let taken_by_other = |found: Option<User>| found.is_some_and(|user| Some(&user.id) != own_id);
+        if let Some(username) = username
+            && taken_by_other(self.ports.users.find_by_username(username).await?)
+        {
+            return Err(AccountError::UsernameInUse);
+        }
+        if let Some(email) = email
+            && taken_by_other(self.ports.users.find_by_email(email).await?)
+        {
+            return Err(AccountError::EmailInUse);
+        }
+        if let Some(phone) = phone
+            && taken_by_other(self.ports.users.find_by_phone(phone).await?)
+        {
+            return Err(AccountError::PhoneInUse);
+        }
+        Ok(())
+    }
+
+    /// Applies `change` to the user and writes it with a version check. When another writer got in first, the
+    /// user is read again and the change re-applied (and re-validated) on the fresh copy, a bounded number of times.
+    async fn update_with_retry<F>(&self, mut user: User, mut change: F) -> Result<User, AccountError>
+    where
+        F: FnMut(&mut User) -> Result<(), AccountError>,
+    {
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let mut changed = user.clone();
+            change(&mut changed)?;
+            changed.updated_at = self.ports.clock.now();
+            match self.ports.users.update(&changed).await {
+                Ok(saved) => return Ok(saved),
+                Err(RepoError::Conflict(Conflict::Version)) => user = self.load(&user.id).await?,
+                Err(other) => return Err(other.into()),
+            }
+        }
+        Err(AccountError::VersionConflict)
+    }
+}
+
+fn user_info(user: &User) -> PasswordUserInfo {
+    PasswordUserInfo {
+        username: user.username.as_ref().map(|username| username.as_str().to_owned()),
+        email: user.primary_email.as_ref().map(|email| email.as_str().to_owned()),
+        phone: user.primary_phone.as_ref().map(|phone| phone.as_str().to_owned()),
+        name: user.name.clone(),
+    }
+}
+
+/// The account name shown in authenticator apps: the most recognisable identifier the user has.
+fn account_label(user: &User) -> String {
+    user.primary_email
+        .as_ref()
+        .map(|email| email.as_str().to_owned())
+        .or_else(|| user.username.as_ref().map(|username| username.as_str().to_owned()))
+        .or_else(|| user.primary_phone.as_ref().map(|phone| phone.as_str().to_owned()))
+        .unwrap_or_else(|| user.id.as_str().to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::clock::{FixedClock, Timestamp};
+    use crate::ids::RandomIds;
+    use crate::password::PasswordAlgorithm;
+    use crate::password::hasher::MockPasswordHasher;
+    use crate::ports::MockUserRepository;
+    use crate::secret_box::AesGcmSecretBox;
+    use crate::user::Version;
+
+    const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+
+    fn secrets() -> Arc<dyn SecretBox> {
+        Arc::new(AesGcmSecretBox::single("test", [7; 32]).unwrap())
+    }
+
+    fn service(users: MockUserRepository, hasher: MockPasswordHasher) -> AccountService {
+        AccountService::new(Ports {
+            users: Arc::new(users),
+            hasher: Arc::new(hasher),
+            clock: Arc::new(FixedClock(NOW)),
+            ids: Arc::new(RandomIds),
+            secrets: secrets(),
+        })
+    }
+
+    fn argon2id() -> StoredPassword {
+        StoredPassword { algorithm: PasswordAlgorithm::Argon2id, digest: "$argon2id$fresh".into() }
+    }
+
+    fn existing_user() -> User {
+        let mut user = User::new(UserId::parse("u00000000001").unwrap(), Timestamp::from_millis(0));
+        user.username = Some(Username::parse("ada").unwrap());
+        user
+    }
+
+    /// A repository mock that behaves like one stored row: reads return it, updates check and bump its version.
+    fn repository_holding(user: User) -> (MockUserRepository, Arc<Mutex<User>>) {
+        let row = Arc::new(Mutex::new(user));
+        let mut users = MockUserRepository::new();
+        let read = Arc::clone(&row);
+        users.expect_find_by_id().returning(move |_| Ok(Some(read.lock().unwrap().clone())));
+        let write = Arc::clone(&row);
+        users.expect_update().returning(move |changed| {
+            let mut stored = write.lock().unwrap();
+            if stored.version != changed.version {
+                return Err(RepoError::Conflict(Conflict::Version));
+            }
+            let mut saved = changed.clone();
+            saved.version = changed.version.next();
+            *stored = saved.clone();
+            Ok(saved)
+        });
+        (users, row)
+    }
+
+    #[tokio::test]
+    async fn creating_a_user_with_a_taken_email_writes_nothing() {
+        let mut users = MockUserRepository::new();
+        users.expect_find_by_email().returning(|_| Ok(Some(existing_user())));
+        users.expect_insert().never();
+        let new_user = NewUser { primary_email: Some(Email::parse("ada@example.com").unwrap()), ..NewUser::default() };
+
+        let result = service(users, MockPasswordHasher::new()).create_user(new_user).await;
+
+        assert!(matches!(result, Err(AccountError::EmailInUse)), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn creating_a_user_hashes_the_plain_password_and_stores_only_the_hash() {
+        let mut users = MockUserRepository::new();
+        users.expect_find_by_username().returning(|_| Ok(None));
+        users
+            .expect_insert()
+            .withf(|user| user.password == Some(argon2id()) && user.password_updated_at == Some(NOW))
+            .times(1)
+            .returning(|_| Ok(()));
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_hash().times(1).returning(|_| Ok(argon2id()));
+        let new_user = NewUser {
+            username: Some(Username::parse("ada").unwrap()),
+            password: Some(NewPassword::Plain(PlainPassword::new("correct horse"))),
+            ..NewUser::default()
+        };
+
+        let user = service(users, hasher).create_user(new_user).await.unwrap();
+
+        assert_eq!(user.created_at, NOW);
+        assert!(user.has_password());
+    }
+
+    #[tokio::test]
+    async fn importing_a_hash_of_absurd_cost_is_refused_before_anything_is_written() {
+        let mut users = MockUserRepository::new();
+        users.expect_insert().never();
+        let absurd = StoredPassword {
+            algorithm: PasswordAlgorithm::Bcrypt,
+            digest: "$2b$31$abcdefghijklmnopqrstuuKhBrfRcg8nDHxCNA6BLkFjTQP.MZOae".into(),
+        };
+        let new_user = NewUser { password: Some(NewPassword::Imported(absurd)), ..NewUser::default() };
+
+        let result = service(users, MockPasswordHasher::new()).create_user(new_user).await;
+
+        assert!(matches!(result, Err(AccountError::Password(PasswordError::CostOutOfBounds { .. }))), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn checking_the_password_of_an_unknown_user_costs_a_dummy_verification() {
+        let mut users = MockUserRepository::new();
+        users.expect_find_by_username().returning(|_| Ok(None));
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_dummy_verify().times(1).returning(|_| ());
+        hasher.expect_verify().never();
+
+        let result = service(users, hasher).check_password("nobody", &PlainPassword::new("guess")).await;
+
+        assert!(matches!(result, Err(AccountError::InvalidCredentials)), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn a_wrong_password_is_invalid_credentials_like_an_unknown_user() {
+        let mut user = existing_user();
+        user.password = Some(argon2id());
+        let mut users = MockUserRepository::new();
+        users.expect_find_by_username().returning(move |_| Ok(Some(user.clone())));
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().returning(|_, _| Ok(PasswordCheck::Mismatch));
+
+        let result = service(users, hasher).check_password("ada", &PlainPassword::new("wrong")).await;
+
+        assert!(matches!(result, Err(AccountError::InvalidCredentials)), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn a_successful_check_upgrades_an_imported_hash_to_argon2id() {
+        let mut user = existing_user();
+        user.password = Some(StoredPassword { algorithm: PasswordAlgorithm::Md5, digest: "x".into() });
+        let (mut users, row) = repository_holding(user.clone());
+        users.expect_find_by_username().returning(move |_| Ok(Some(user.clone())));
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_verify().returning(|_, _| Ok(PasswordCheck::Match { needs_rehash: true }));
+        hasher.expect_hash().times(1).returning(|_| Ok(argon2id()));
+
+        let signed_in = service(users, hasher).check_password("ada", &PlainPassword::new("pw")).await.unwrap();
+
+        assert_eq!(signed_in.password, Some(argon2id()));
+        assert_eq!(row.lock().unwrap().password, Some(argon2id()));
+    }
+
+    #[tokio::test]
+    async fn a_password_that_fails_the_policy_is_refused_with_its_issues_and_not_stored() {
+        let (users, row) = repository_holding(existing_user());
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_hash().never();
+
+        let result = service(users, hasher)
+            .set_password(&existing_user().id, &PlainPassword::new("short"), Some(&PasswordPolicy::default()))
+            .await;
+
+        let Err(AccountError::PasswordRejected(issues)) = result else { panic!("expected a rejection: {result:?}") };
+        assert!(issues.iter().any(|issue| issue.code == "password_rejected.too_short"), "{issues:?}");
+        assert_eq!(row.lock().unwrap().password, None);
+    }
+
+    #[tokio::test]
+    async fn a_concurrent_write_is_retried_on_a_fresh_read_instead_of_overwritten() {
+        let (users, row) = repository_holding(existing_user());
+        // Someone else renames the user after our read: our stale copy must not undo their change.
+        let mut other_writer = row.lock().unwrap().clone();
+        other_writer.name = Some("Ada Lovelace".into());
+        other_writer.version = other_writer.version.next();
+        let mut hasher = MockPasswordHasher::new();
+        let row_for_hash = Arc::clone(&row);
+        hasher.expect_hash().returning(move |_| {
+            *row_for_hash.lock().unwrap() = other_writer.clone();
+            Ok(argon2id())
+        });
+
+        let saved =
+            service(users, hasher).set_password(&existing_user().id, &PlainPassword::new("pw"), None).await.unwrap();
+
+        assert_eq!(saved.name.as_deref(), Some("Ada Lovelace"), "the other writer's change survives");
+        assert_eq!(saved.password, Some(argon2id()));
+        assert_eq!(saved.version, Version(3));
+    }
+
+    #[tokio::test]
+    async fn a_write_that_keeps_conflicting_gives_up_with_a_version_conflict() {
+        let mut users = MockUserRepository::new();
+        users.expect_find_by_id().returning(|_| Ok(Some(existing_user())));
+        users.expect_update().times(MAX_WRITE_ATTEMPTS).returning(|_| Err(RepoError::Conflict(Conflict::Version)));
+        let mut hasher = MockPasswordHasher::new();
+        hasher.expect_hash().returning(|_| Ok(argon2id()));
+
+        let result = service(users, hasher).set_password(&existing_user().id, &PlainPassword::new("pw"), None).await;
+
+        assert!(matches!(result, Err(AccountError::VersionConflict)), "{result:?}");
+    }
+
+    #[tokio::test]
+    async fn binding_totp_needs_a_right_code_and_seals_the_secret() {
+        let (users, row) = repository_holding(existing_user());
+        let service = service(users, MockPasswordHasher::new());
+        let enrolment = service.start_totp_enrolment(&existing_user().id, "Latchkey").await.unwrap();
+        assert!(enrolment.otpauth_uri.starts_with("otpauth://totp/"));
+        let enabled = [MfaFactorType::Totp];
+
+        let wrong = service.bind_totp(&existing_user().id, &enrolment.secret, "000000", &enabled).await;
+        assert!(matches!(wrong, Err(AccountError::Mfa(MfaError::InvalidTotpCode))), "{wrong:?}");
+        assert!(row.lock().unwrap().mfa_factors.is_empty(), "a wrong code binds nothing");
+
+        let code = mfa::totp::code_at(&enrolment.secret, NOW).unwrap();
+        let user = service.bind_totp(&existing_user().id, &enrolment.secret, &code, &enabled).await.unwrap();
+
+        let [factor] = user.mfa_factors.as_slice() else { panic!("one factor: {:?}", user.mfa_factors) };
+        let MfaFactorKind::Totp(totp) = &factor.kind else { panic!("a TOTP factor") };
+        assert!(!totp.secret.0.contains(&enrolment.secret), "the secret is stored sealed");
+        assert_eq!(user.logto_config.mfa.enabled, Some(true));
+    }
+
+    #[tokio::test]
+    async fn a_totp_code_works_once() {
+        let (users, _row) = repository_holding(existing_user());
+        let service = service(users, MockPasswordHasher::new());
+        let secret = mfa::totp::generate_secret();
+        let enrolment_code = mfa::totp::code_at(&secret, NOW.plus_secs(-30)).unwrap();
+        // Bound with the previous step's code, so the current step is still unused.
+        service.bind_totp(&existing_user().id, &secret, &enrolment_code, &[MfaFactorType::Totp]).await.unwrap();
+        let code = mfa::totp::code_at(&secret, NOW).unwrap();
+
+        service.verify_totp(&existing_user().id, &code).await.unwrap();
+        let replay = service.verify_totp(&existing_user().id, &code).await;
+
+        assert!(matches!(replay, Err(AccountError::Mfa(MfaError::TotpCodeReplayed))), "{replay:?}");
+    }
+
+    #[tokio::test]
+    async fn backup_codes_need_another_factor_and_each_works_once() {
+        let (users, _row) = repository_holding(existing_user());
+        let service = service(users, MockPasswordHasher::new());
+        let enabled = [MfaFactorType::Totp, MfaFactorType::BackupCode];
+
+        let alone = service.generate_backup_codes(&existing_user().id, &enabled).await;
+        assert!(matches!(alone, Err(AccountError::Mfa(MfaError::BackupCodeCanNotBeAlone))), "{alone:?}");
+
+        let secret = mfa::totp::generate_secret();
+        let code = mfa::totp::code_at(&secret, NOW).unwrap();
+        service.bind_totp(&existing_user().id, &secret, &code, &enabled).await.unwrap();
+        let (_, codes) = service.generate_backup_codes(&existing_user().id, &enabled).await.unwrap();
+        assert_eq!(codes.len(), 10);
+
+        service.use_backup_code(&existing_user().id, &codes[0]).await.unwrap();
+        let reuse = service.use_backup_code(&existing_user().id, &codes[0]).await;
+        assert!(matches!(reuse, Err(AccountError::Mfa(MfaError::InvalidBackupCode))), "{reuse:?}");
+    }
+}

@@ -1,0 +1,6 @@
+//! Use-case services over the ports. They hold the ports as `Arc<dyn …>` so that the server, an embedding program
+//! and unit tests (with mockall mocks) compose them the same way.
+
+mod accounts;
+
+pub use accounts::{AccountError, AccountService, NewPassword, NewUser, Ports, TotpEnrolment};
