@@ -1,0 +1,24 @@
+//! # latchkey-migrations
+//!
+//! Latchkey's database schema, as an ordered list of sea-orm migrations. The server runs them at start (and
+//! `latchkey migrate` runs them alone); the store's tests build their schema by running them too, so the tests
+//! exercise the schema that production gets.
+//!
+//! **Invariants:** the same migrations run unchanged on SQLite and PostgreSQL (schema builders, no
+//! backend-specific SQL unless a migration branches on the backend explicitly); a published migration is never
+//! edited, a change is a new migration; this crate depends on no other Latchkey crate.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261125_000001_create_users;
+
+/// Every migration of Latchkey, oldest first.
+#[derive(Debug)]
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261125_000001_create_users::Migration)]
+    }
+}
