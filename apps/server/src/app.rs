@@ -1,0 +1,207 @@
+//! The running server: connects the store, runs migrations, loads the keys, binds the listener and mounts the
+//! API crates. [`Application::build`] does everything that can fail before the first request, so that a bad
+//! deployment fails at start with a [`StartupError`], not later on some request.
+
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{App, HttpResponse, HttpServer};
+use latchkey_domain::password::{BlockingPoolHasher, PasswordHasher};
+use latchkey_domain::secret_box::{KeyRingError, SecretBox};
+use latchkey_store::{Store, StoreError};
+use thiserror::Error;
+use url::Url;
+
+use crate::data_dir::{DataDir, DataDirError, SigningKeys};
+use crate::settings::{Settings, SettingsError};
+use crate::telemetry::{self, TelemetryError};
+
+/// A server that is bound and ready to run.
+pub struct Application {
+    address: SocketAddr,
+    server: Server,
+}
+
+/// What the request handlers share: the concrete implementations behind the domain's ports, and the keys.
+/// Registered as `web::Data<AppState>`; the API crates get their dependencies from it once they have routes.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub password_hasher: Arc<dyn PasswordHasher>,
+    pub secret_box: Arc<dyn SecretBox>,
+    pub signing_keys: Arc<SigningKeys>,
+    /// The public base URL (resource indicators and links are built from it).
+    pub endpoint: Url,
+}
+
+/// Why the server (or `latchkey migrate`) could not start. Each message is one line for the operator.
+#[derive(Debug, Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    #[error(transparent)]
+    Telemetry(#[from] TelemetryError),
+    #[error(transparent)]
+    DataDir(#[from] DataDirError),
+    #[error("the at-rest encryption keys are unusable: {0}")]
+    KeyRing(#[from] KeyRingError),
+    #[error(transparent)]
+    Database(#[from] StoreError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind { address: SocketAddr, source: io::Error },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(io::Error),
+    #[error("the server stopped with an error: {0}")]
+    Serve(io::Error),
+}
+
+impl Application {
+    /// Prepares everything the server needs and binds the listener (port 0 picks a free port).
+    pub async fn build(settings: &Settings) -> Result<Self, StartupError> {
+        let data_dir = prepare_data_dir(settings)?;
+        let keys = data_dir.load_or_create_keys()?;
+        tracing::info!(
+            data_dir = %data_dir.path().display(),
+            signing_kid = keys.signing.active().kid(),
+            sealing_kid = keys.secret_box.sealing_kid(),
+            "keys loaded"
+        );
+        let store = connect_and_migrate(settings).await?;
+        let state = AppState {
+            store,
+            password_hasher: Arc::new(BlockingPoolHasher::new(settings.password_hash_concurrency.get())),
+            secret_box: Arc::new(keys.secret_box.into_secret_box()?),
+            signing_keys: Arc::new(keys.signing),
+            endpoint: settings.endpoint.clone(),
+        };
+
+        let listener =
+            TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind { address: settings.bind, source })?;
+        let address = listener.local_addr().map_err(|source| StartupError::Bind { address: settings.bind, source })?;
+        let data = web::Data::new(state);
+        let server = HttpServer::new(move || {
+            App::new().wrap(from_fn(telemetry::log_request)).app_data(data.clone()).configure(routes)
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { address, source })?
+        // actix treats SIGINT as a forced stop; both signals should let in-flight requests finish (for this long).
+        .shutdown_signal(termination_signal())
+        .shutdown_timeout(settings.shutdown_timeout_secs)
+        .run();
+        tracing::info!(%address, "listening on http://{address}");
+        Ok(Self { address, server })
+    }
+
+    /// The bound port (useful when the settings asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.address.port()
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
+    pub async fn run_until_stopped(self) -> Result<(), StartupError> {
+        self.server.await.map_err(StartupError::Serve)?;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+impl fmt::Debug for Application {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Application").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for AppState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AppState")
+            .field("signing_keys", &self.signing_keys)
+            .field("endpoint", &self.endpoint.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// `latchkey migrate`: brings the database schema up to date and returns.
+pub async fn migrate(settings: &Settings) -> Result<(), StartupError> {
+    prepare_data_dir(settings)?;
+    connect_and_migrate(settings).await?;
+    Ok(())
+}
+
+fn prepare_data_dir(settings: &Settings) -> Result<DataDir, StartupError> {
+    let data_dir = DataDir::prepare(&settings.data_dir)?;
+    if settings.database_url.is_none() {
+        data_dir.create_private_database_file()?;
+    }
+    Ok(data_dir)
+}
+
+async fn connect_and_migrate(settings: &Settings) -> Result<Store, StartupError> {
+    let url = settings.redacted_database_url();
+    let store = Store::connect(&settings.database_url()).await?;
+    store.migrate().await?;
+    tracing::info!(database = %url, "database ready");
+    Ok(store)
+}
+
+/// A future that resolves on SIGTERM or SIGINT (Ctrl-C). The handlers are installed now, not on first poll, so
+/// that a signal arriving as soon as the server answers already stops it gracefully.
+#[cfg(unix)]
+fn termination_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        let wait = |name: &'static str, signal: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match signal {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                    tracing::info!("{name} received; finishing in-flight requests");
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for {name}");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            () = wait("SIGTERM", terminate) => {}
+            () = wait("SIGINT", interrupt) => {}
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn termination_signal() -> impl Future<Output = ()> + Send + 'static {
+    async {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => tracing::info!("Ctrl-C received; finishing in-flight requests"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for Ctrl-C");
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+fn routes(config: &mut ServiceConfig) {
+    // A resource with a method route (not `config.route`, which turns the method into a path guard): other
+    // methods get 405 rather than 404.
+    config.service(web::resource("/api/status").route(web::get().to(status)));
+    latchkey_account_api::configure(config);
+    latchkey_management_api::configure(config);
+}
+
+/// Liveness for load balancers and for tests waiting on start-up: 204, no body.
+async fn status() -> HttpResponse {
+    HttpResponse::NoContent().finish()
+}

@@ -1,0 +1,492 @@
+//! Settings, layered: built-in defaults, then an optional TOML file (`--config PATH`), then `LATCHKEY_*`
+//! environment variables. Every key has the same name in all three: `bind` in TOML is `LATCHKEY_BIND`.
+//!
+//! Errors name the offending key and where its value came from, on one line, so that a bad deployment fails
+//! with a message an operator can act on.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+
+use figment::providers::{Env, Format, Toml};
+use figment::value::{Dict, Map, Value};
+use figment::{Figment, Metadata, Profile, Provider};
+use serde::Deserialize;
+use thiserror::Error;
+use tracing_subscriber::EnvFilter;
+use url::Url;
+
+use crate::data_dir::DATABASE_FILE;
+
+/// The prefix of every environment variable the server reads.
+pub const ENV_PREFIX: &str = "LATCHKEY_";
+
+/// The server's settings after layering and validation.
+#[derive(Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP listener binds to; port 0 picks a free port.
+    pub bind: SocketAddr,
+    /// Public base URL of this server, as clients reach it (resource indicators and links are built from it).
+    pub endpoint: Url,
+    /// Directory for the embedded SQLite database and the generated keys.
+    pub data_dir: PathBuf,
+    /// Database URL (`sqlite://…` or `postgres://…`); when absent, a SQLite file in the data directory.
+    pub database_url: Option<String>,
+    /// Log line format.
+    pub log_format: LogFormat,
+    /// Log filter in `tracing_subscriber::EnvFilter` syntax, e.g. `info,sqlx=warn`.
+    pub log: String,
+    /// How many password hashes may run at once on the blocking pool.
+    pub password_hash_concurrency: NonZeroUsize,
+    /// How long in-flight requests may take to finish after SIGTERM/SIGINT.
+    pub shutdown_timeout_secs: u64,
+    /// Client id of the bootstrap `MachineToMachine` app, for scripted set-ups (with the secret).
+    pub bootstrap_client_id: Option<String>,
+    /// Client secret of the bootstrap app (with the id).
+    pub bootstrap_client_secret: Option<BootstrapSecret>,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable single lines, coloured on a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The bootstrap app's client secret. Never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct BootstrapSecret(String);
+
+impl BootstrapSecret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BootstrapSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BootstrapSecret(..)")
+    }
+}
+
+/// Why the settings could not be loaded. The message is one line and names the key.
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum SettingsError {
+    #[error("cannot read config file {path}: {reason}")]
+    ConfigFile { path: PathBuf, reason: String },
+    #[error("invalid setting {key}: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+/// Keys whose environment values are numbers, parsed by figment.
+const NUMERIC_KEYS: &[&str] = &["password_hash_concurrency", "shutdown_timeout_secs"];
+
+/// Keys whose environment values are taken verbatim: figment would read `0123` as the number 123 and `true` as a
+/// boolean, which would corrupt a client secret or a path.
+const TEXT_KEYS: &[&str] = &[
+    "bind",
+    "endpoint",
+    "data_dir",
+    "database_url",
+    "log_format",
+    "log",
+    "bootstrap_client_id",
+    "bootstrap_client_secret",
+];
+
+impl Settings {
+    /// Layers defaults, the TOML file at `config_file` (which must exist when given) and the environment, then
+    /// validates the result.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, SettingsError> {
+        let figment = Self::figment(config_file)?;
+        let settings: Settings = figment.extract().map_err(|error| describe_figment_error(&figment, error))?;
+        settings
+            .validate()
+            .map_err(|(key, reason)| SettingsError::Invalid { key: describe_key(&figment, key), reason })?;
+        Ok(settings)
+    }
+
+    fn figment(config_file: Option<&Path>) -> Result<Figment, SettingsError> {
+        let mut figment = Figment::new();
+        if let Some(path) = config_file {
+            // Figment treats a missing file as empty; a path the operator typed must exist.
+            std::fs::metadata(path)
+                .map_err(|error| SettingsError::ConfigFile { path: path.to_owned(), reason: error.to_string() })?;
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        // Only our keys: other LATCHKEY_* variables (test helpers, settings of other tools) are not errors.
+        Ok(figment.merge(Env::prefixed(ENV_PREFIX).only(NUMERIC_KEYS)).merge(VerbatimEnv { keys: TEXT_KEYS }))
+    }
+
+    /// The database URL to connect to: the configured one, or the SQLite file `latchkey.db` in the data dir.
+    /// `mode=rwc` lets SQLite create the file where the data directory has not already.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}?mode=rwc", self.data_dir.join(DATABASE_FILE).display()),
+        }
+    }
+
+    /// The database URL with any password replaced, for messages and logs.
+    pub fn redacted_database_url(&self) -> String {
+        redact_url(&self.database_url())
+    }
+
+    /// Checks what types alone cannot; returns the bad key and why.
+    fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !matches!(self.endpoint.scheme(), "http" | "https") || !self.endpoint.has_host() {
+            return Err(("endpoint", format!("`{}` is not an http(s) URL", self.endpoint)));
+        }
+        if let Some(url) = &self.database_url {
+            let scheme = url.split_once(':').map(|(scheme, _)| scheme).unwrap_or_default();
+            if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+                return Err(("database_url", "must start with sqlite:, postgres: or postgresql:".to_owned()));
+            }
+        }
+        if let Err(error) = EnvFilter::try_new(&self.log) {
+            return Err(("log", format!("`{}` is not a valid log filter: {error}", self.log)));
+        }
+        match (&self.bootstrap_client_id, &self.bootstrap_client_secret) {
+            (Some(_), None) => {
+                Err(("bootstrap_client_secret", "is required when bootstrap_client_id is set".to_owned()))
+            }
+            (None, Some(_)) => {
+                Err(("bootstrap_client_id", "is required when bootstrap_client_secret is set".to_owned()))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 3001)),
+            endpoint: Url::parse("http://127.0.0.1:3001").expect("the default endpoint is a valid URL"),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            log_format: LogFormat::Pretty,
+            log: "info".to_owned(),
+            password_hash_concurrency: std::thread::available_parallelism().unwrap_or(NonZeroUsize::MIN),
+            shutdown_timeout_secs: 30,
+            bootstrap_client_id: None,
+            bootstrap_client_secret: None,
+        }
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("bind", &self.bind)
+            .field("endpoint", &self.endpoint.as_str())
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &self.redacted_database_url())
+            .field("log_format", &self.log_format)
+            .field("log", &self.log)
+            .field("password_hash_concurrency", &self.password_hash_concurrency)
+            .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
+            .field("bootstrap_client_id", &self.bootstrap_client_id)
+            .field("bootstrap_client_secret", &self.bootstrap_client_secret)
+            .finish()
+    }
+}
+
+/// `LATCHKEY_*` variables as strings, unparsed.
+struct VerbatimEnv {
+    keys: &'static [&'static str],
+}
+
+impl Provider for VerbatimEnv {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(format!("`{ENV_PREFIX}` environment variable(s)"))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let dict: Dict = Env::prefixed(ENV_PREFIX)
+            .only(self.keys)
+            .iter()
+            .map(|(key, value)| (key.as_str().to_owned(), Value::from(value)))
+            .collect();
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// Replaces the password of a URL, if it has one, so that the URL can be printed.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            // Setting a password only fails for URLs that cannot have one, and this one has one.
+            let _ = url.set_password(Some("***"));
+            url.to_string()
+        }
+        Ok(_) => raw.to_owned(),
+        Err(_) => "(unparseable URL)".to_owned(),
+    }
+}
+
+/// Names a key as the operator wrote it: `LATCHKEY_BIND` for the environment, `` `bind` in FILE `` for TOML.
+fn describe_key(figment: &Figment, key: &str) -> String {
+    match figment.find_metadata(key) {
+        Some(metadata) => describe_source(&metadata.name, metadata.source.as_ref().map(ToString::to_string), &[key]),
+        None => format!("`{key}` (default value)"),
+    }
+}
+
+fn describe_source(name: &str, source: Option<String>, path: &[&str]) -> String {
+    let dotted = path.join(".");
+    if name.contains("environment") {
+        format!("{ENV_PREFIX}{}", path.join("_").to_ascii_uppercase())
+    } else if let Some(source) = source {
+        format!("`{dotted}` in {source}")
+    } else {
+        format!("`{dotted}` in {name}")
+    }
+}
+
+fn describe_figment_error(figment: &Figment, error: figment::Error) -> SettingsError {
+    let reason = match &error.kind {
+        // figment's own wording nests backticks; list the keys plainly.
+        figment::error::Kind::UnknownField(_, expected) => {
+            format!("unknown key; the keys are {}", expected.join(", "))
+        }
+        kind => kind.to_string(),
+    };
+    let key = match (&error.metadata, error.path.is_empty()) {
+        (Some(metadata), false) => {
+            let path: Vec<&str> = error.path.iter().map(String::as_str).collect();
+            describe_source(&metadata.name, metadata.source.as_ref().map(ToString::to_string), &path)
+        }
+        (Some(metadata), true) => match &metadata.source {
+            Some(source) => source.to_string(),
+            None => metadata.name.to_string(),
+        },
+        (None, false) => describe_key(figment, &error.path.join(".")),
+        (None, true) => "(settings)".to_owned(),
+    };
+    SettingsError::Invalid { key, reason: reason.replace('\n', " ") }
+}
+
+#[cfg(test)]
+#[expect(clippy::result_large_err, reason = "figment's Jail closures must return figment's (large) error type")]
+mod tests {
+    use figment::Jail;
+
+    use super::*;
+
+    fn load_in(jail: &Jail, config: Option<&str>) -> Result<Settings, SettingsError> {
+        let path = jail.directory().join("latchkey.toml");
+        if let Some(contents) = config {
+            std::fs::write(&path, contents).expect("writing the config file");
+        }
+        Settings::load(config.map(|_| path.as_path()))
+    }
+
+    fn invalid_key(result: Result<Settings, SettingsError>) -> String {
+        match result {
+            Err(SettingsError::Invalid { key, .. }) => key,
+            other => panic!("expected an invalid setting, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_configured() {
+        Jail::expect_with(|jail| {
+            let settings = load_in(jail, None).expect("defaults are valid");
+            assert_eq!(settings.bind, "127.0.0.1:3001".parse().unwrap());
+            assert_eq!(settings.endpoint.as_str(), "http://127.0.0.1:3001/");
+            assert_eq!(settings.data_dir, PathBuf::from("./data"));
+            assert_eq!(settings.database_url(), "sqlite://./data/latchkey.db?mode=rwc");
+            assert_eq!(settings.log_format, LogFormat::Pretty);
+            assert_eq!(settings.log, "info");
+            assert_eq!(settings.shutdown_timeout_secs, 30);
+            assert!(settings.bootstrap_client_id.is_none());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_config_file_overrides_defaults_and_the_environment_overrides_the_file() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_BIND", "0.0.0.0:8080");
+            jail.set_env("LATCHKEY_LOG", "debug,sqlx=warn");
+            let settings = load_in(
+                jail,
+                Some("bind = \"127.0.0.1:9000\"\ndata_dir = \"/var/lib/latchkey\"\nlog_format = \"json\"\n"),
+            )
+            .expect("valid settings");
+            assert_eq!(settings.bind, "0.0.0.0:8080".parse().unwrap());
+            assert_eq!(settings.data_dir, PathBuf::from("/var/lib/latchkey"));
+            assert_eq!(settings.log_format, LogFormat::Json);
+            assert_eq!(settings.log, "debug,sqlx=warn");
+            assert_eq!(settings.database_url(), "sqlite:///var/lib/latchkey/latchkey.db?mode=rwc");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn every_setting_can_come_from_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_ENDPOINT", "https://id.example.com");
+            jail.set_env("LATCHKEY_DATA_DIR", "/srv/data");
+            jail.set_env("LATCHKEY_DATABASE_URL", "postgres://latchkey:hunter2@db:5432/latchkey");
+            jail.set_env("LATCHKEY_LOG_FORMAT", "json");
+            jail.set_env("LATCHKEY_PASSWORD_HASH_CONCURRENCY", "3");
+            jail.set_env("LATCHKEY_SHUTDOWN_TIMEOUT_SECS", "5");
+            jail.set_env("LATCHKEY_BOOTSTRAP_CLIENT_ID", "true");
+            jail.set_env("LATCHKEY_BOOTSTRAP_CLIENT_SECRET", "0123");
+            let settings = load_in(jail, None).expect("valid settings");
+            assert_eq!(settings.endpoint.as_str(), "https://id.example.com/");
+            assert_eq!(settings.data_dir, PathBuf::from("/srv/data"));
+            assert_eq!(settings.database_url(), "postgres://latchkey:hunter2@db:5432/latchkey");
+            assert_eq!(settings.log_format, LogFormat::Json);
+            assert_eq!(settings.password_hash_concurrency.get(), 3);
+            assert_eq!(settings.shutdown_timeout_secs, 5);
+            // Taken verbatim, not as a boolean and a number.
+            assert_eq!(settings.bootstrap_client_id.as_deref(), Some("true"));
+            assert_eq!(settings.bootstrap_client_secret.as_ref().map(BootstrapSecret::expose), Some("0123"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unrelated_latchkey_variables_are_not_errors() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_TEST_DATABASE_URL", "postgres://postgres@127.0.0.1/postgres");
+            load_in(jail, None).expect("unrelated variables are ignored");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_bind_address_from_the_environment_names_the_variable() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_BIND", "not-an-address");
+            assert_eq!(invalid_key(load_in(jail, None)), "LATCHKEY_BIND");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_value_in_the_config_file_names_the_key_and_the_file() {
+        Jail::expect_with(|jail| {
+            let key = invalid_key(load_in(jail, Some("shutdown_timeout_secs = \"soon\"\n")));
+            assert!(key.starts_with("`shutdown_timeout_secs` in "), "{key}");
+            assert!(key.ends_with("latchkey.toml"), "{key}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_key_in_the_config_file_is_an_error() {
+        Jail::expect_with(|jail| {
+            let error = load_in(jail, Some("bnid = \"127.0.0.1:1\"\n")).expect_err("unknown keys are refused");
+            assert!(error.to_string().starts_with("invalid setting `bnid` in "), "{error}");
+            assert!(error.to_string().contains("unknown key; the keys are bind, endpoint"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_config_file_is_an_error() {
+        Jail::expect_with(|_| {
+            let error = Settings::load(Some(Path::new("absent.toml"))).expect_err("missing file is refused");
+            assert!(matches!(error, SettingsError::ConfigFile { .. }), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_endpoint_that_is_not_http_is_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_ENDPOINT", "ftp://example.com");
+            assert_eq!(invalid_key(load_in(jail, None)), "LATCHKEY_ENDPOINT");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_endpoint_that_is_not_a_url_is_refused() {
+        Jail::expect_with(|jail| {
+            let key = invalid_key(load_in(jail, Some("endpoint = \"example.com\"\n")));
+            assert!(key.starts_with("`endpoint` in "), "{key}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unsupported_database_url_is_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_DATABASE_URL", "mysql://db/latchkey");
+            assert_eq!(invalid_key(load_in(jail, None)), "LATCHKEY_DATABASE_URL");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_unknown_log_format_is_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_LOG_FORMAT", "xml");
+            assert_eq!(invalid_key(load_in(jail, None)), "LATCHKEY_LOG_FORMAT");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_invalid_log_filter_is_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_LOG", "info,[[[");
+            assert_eq!(invalid_key(load_in(jail, None)), "LATCHKEY_LOG");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn zero_password_hash_concurrency_is_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_PASSWORD_HASH_CONCURRENCY", "0");
+            assert_eq!(invalid_key(load_in(jail, None)), "LATCHKEY_PASSWORD_HASH_CONCURRENCY");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bootstrap_client_id_without_a_secret_is_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_BOOTSTRAP_CLIENT_ID", "bootstrap");
+            assert_eq!(invalid_key(load_in(jail, None)), "`bootstrap_client_secret` (default value)");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn error_messages_are_one_line() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_BIND", "nope");
+            jail.set_env("LATCHKEY_SHUTDOWN_TIMEOUT_SECS", "never");
+            let error = load_in(jail, None).expect_err("two bad values");
+            assert!(!error.to_string().contains('\n'), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn debug_output_hides_the_database_password_and_the_bootstrap_secret() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_DATABASE_URL", "postgres://latchkey:hunter2@db:5432/latchkey");
+            jail.set_env("LATCHKEY_BOOTSTRAP_CLIENT_ID", "bootstrap");
+            jail.set_env("LATCHKEY_BOOTSTRAP_CLIENT_SECRET", "s3cret-value");
+            let printed = format!("{:?}", load_in(jail, None).expect("valid settings"));
+            assert!(!printed.contains("hunter2"), "{printed}");
+            assert!(!printed.contains("s3cret-value"), "{printed}");
+            assert!(printed.contains("db:5432"), "{printed}");
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,311 @@
+//! The `latchkey` binary as an operator runs it: exit codes, the one-line error on stderr, signals, logs.
+
+use std::path::Path;
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+use tempfile::TempDir;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::{Child, Command};
+use tokio::task::JoinHandle;
+
+/// Upper bound for anything the binary does here; generous for a cold, loaded CI machine.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+/// A `latchkey` command in `dir`, with every inherited `LATCHKEY_*` variable removed so the test decides.
+fn latchkey(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey"));
+    command.current_dir(dir).kill_on_drop(true).stdin(Stdio::null());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("LATCHKEY_") {
+            command.env_remove(name);
+        }
+    }
+    command.env("LATCHKEY_BIND", "127.0.0.1:0").env("LATCHKEY_LOG", "info");
+    command
+}
+
+async fn run_to_completion(mut command: Command) -> Output {
+    tokio::time::timeout(PATIENCE, command.output())
+        .await
+        .expect("the command finishes in time")
+        .expect("the command starts")
+}
+
+fn stderr_lines(output: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&output.stderr).lines().map(str::to_owned).collect()
+}
+
+/// Asserts exit code 1 and exactly one stderr line, `latchkey: …`, mentioning every one of `words`.
+fn assert_fails_with_one_line(output: &Output, words: &[&str]) {
+    let lines = stderr_lines(output);
+    assert_eq!(output.status.code(), Some(1), "stderr: {lines:?}");
+    assert_eq!(lines.len(), 1, "stderr: {lines:?}");
+    assert!(lines[0].starts_with("latchkey: "), "stderr: {lines:?}");
+    for word in words {
+        assert!(lines[0].contains(word), "`{word}` missing from {lines:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_bad_value_in_the_config_file_exits_1_with_one_line_naming_the_key() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("latchkey.toml"), "bind = \"not an address\"\n").unwrap();
+    let mut command = latchkey(dir.path());
+    command.env_remove("LATCHKEY_BIND").args(["--config", "latchkey.toml"]);
+
+    let output = run_to_completion(command).await;
+
+    assert_fails_with_one_line(&output, &["bind", "latchkey.toml"]);
+}
+
+#[tokio::test]
+async fn an_unknown_key_in_the_config_file_exits_1_naming_it() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(dir.path().join("latchkey.toml"), "data_dri = \"./elsewhere\"\n").unwrap();
+    let mut command = latchkey(dir.path());
+    command.args(["--config", "latchkey.toml", "serve"]);
+
+    let output = run_to_completion(command).await;
+
+    assert_fails_with_one_line(&output, &["data_dri"]);
+}
+
+#[tokio::test]
+async fn a_missing_config_file_exits_1_naming_it() {
+    let dir = TempDir::new().unwrap();
+    let mut command = latchkey(dir.path());
+    command.args(["--config", "nowhere.toml"]);
+
+    let output = run_to_completion(command).await;
+
+    assert_fails_with_one_line(&output, &["nowhere.toml"]);
+}
+
+#[tokio::test]
+async fn a_bad_environment_variable_exits_1_naming_it() {
+    let dir = TempDir::new().unwrap();
+    let mut command = latchkey(dir.path());
+    command.env("LATCHKEY_ENDPOINT", "mailto:admin@example.com");
+
+    let output = run_to_completion(command).await;
+
+    assert_fails_with_one_line(&output, &["LATCHKEY_ENDPOINT"]);
+}
+
+#[tokio::test]
+async fn an_unreachable_database_exits_1_with_a_clear_line() {
+    let dir = TempDir::new().unwrap();
+    let mut command = latchkey(dir.path());
+    command.env("LATCHKEY_DATABASE_URL", "postgres://latchkey:hunter2@127.0.0.1:1/latchkey");
+
+    let output = run_to_completion(command).await;
+
+    assert_fails_with_one_line(&output, &["database", "127.0.0.1:1"]);
+    assert!(!stderr_lines(&output)[0].contains("hunter2"), "the password leaked: {:?}", stderr_lines(&output));
+}
+
+#[tokio::test]
+async fn an_address_in_use_exits_1_naming_it() {
+    let dir = TempDir::new().unwrap();
+    let occupied = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = occupied.local_addr().unwrap().to_string();
+    let mut command = latchkey(dir.path());
+    command.env("LATCHKEY_BIND", &address);
+
+    let output = run_to_completion(command).await;
+
+    assert_fails_with_one_line(&output, &["cannot listen", &address]);
+}
+
+#[tokio::test]
+async fn a_group_readable_key_file_exits_1_naming_the_file() {
+    let dir = TempDir::new().unwrap();
+    let first = run_to_completion(with_args(latchkey(dir.path()), &["migrate"])).await;
+    assert!(first.status.success(), "{:?}", stderr_lines(&first));
+    // `migrate` creates no keys; a first serve does. Put a key in place with the wrong mode instead.
+    let key = dir.path().join("data/keys/secret-box-loose.key");
+    std::fs::write(&key, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").unwrap();
+    set_mode(&key, 0o644);
+
+    let output = run_to_completion(latchkey(dir.path())).await;
+
+    assert_fails_with_one_line(&output, &["secret-box-loose.key", "chmod 600"]);
+}
+
+#[tokio::test]
+async fn migrate_on_a_fresh_data_directory_exits_0_and_creates_the_database() {
+    let dir = TempDir::new().unwrap();
+
+    let output = run_to_completion(with_args(latchkey(dir.path()), &["migrate"])).await;
+
+    assert!(output.status.success(), "stderr: {:?}", stderr_lines(&output));
+    assert!(output.stderr.is_empty(), "stderr: {:?}", stderr_lines(&output));
+    assert!(dir.path().join("data/latchkey.db").is_file());
+}
+
+#[tokio::test]
+async fn migrate_twice_is_harmless() {
+    let dir = TempDir::new().unwrap();
+    let first = run_to_completion(with_args(latchkey(dir.path()), &["migrate"])).await;
+    let second = run_to_completion(with_args(latchkey(dir.path()), &["migrate"])).await;
+
+    assert!(first.status.success() && second.status.success(), "stderr: {:?}", stderr_lines(&second));
+}
+
+#[tokio::test]
+async fn sigterm_stops_a_running_server_with_exit_code_0() {
+    let dir = TempDir::new().unwrap();
+    let mut server = RunningServer::start(latchkey(dir.path())).await;
+    assert_eq!(server.status_code().await, 204);
+
+    let status = server.stop_with(Signal::SIGTERM).await;
+
+    assert_eq!(status.code(), Some(0));
+    assert!(server.remaining_stdout().await.contains("SIGTERM received"));
+}
+
+#[tokio::test]
+async fn sigint_also_stops_a_running_server_with_exit_code_0() {
+    let dir = TempDir::new().unwrap();
+    let mut server = RunningServer::start(latchkey(dir.path())).await;
+
+    let status = server.stop_with(Signal::SIGINT).await;
+
+    assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn first_start_creates_the_data_directory_with_private_key_files() {
+    let dir = TempDir::new().unwrap();
+    let mut server = RunningServer::start(latchkey(dir.path())).await;
+    server.stop_with(Signal::SIGTERM).await;
+
+    let data = dir.path().join("data");
+    assert_eq!(mode_of(&data), 0o700);
+    assert_eq!(mode_of(&data.join("latchkey.db")), 0o600, "the database holds password digests");
+    let keys: Vec<_> = std::fs::read_dir(data.join("keys")).unwrap().map(|entry| entry.unwrap().path()).collect();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    for key in &keys {
+        assert_eq!(mode_of(key), 0o600, "{}", key.display());
+    }
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_per_line_and_never_contain_credentials() {
+    let dir = TempDir::new().unwrap();
+    let mut command = latchkey(dir.path());
+    command.env("LATCHKEY_LOG_FORMAT", "json").env("LATCHKEY_LOG", "debug");
+    let mut server = RunningServer::start(command).await;
+    let response = reqwest::Client::new()
+        .get(format!("{}/api/status?password=query-secret", server.base_url))
+        .header("Authorization", "Bearer header-secret-token")
+        .body("body-secret")
+        .send()
+        .await
+        .expect("the server answers");
+    assert_eq!(response.status().as_u16(), 204);
+    server.stop_with(Signal::SIGTERM).await;
+
+    let rest = server.remaining_stdout().await;
+    let logs = format!("{}\n{rest}", server.listening_line);
+    for line in logs.lines().filter(|line| !line.is_empty()) {
+        serde_json::from_str::<serde_json::Value>(line).unwrap_or_else(|error| panic!("{error}: {line}"));
+    }
+    assert!(logs.contains("request finished"), "{logs}");
+    for secret in ["query-secret", "header-secret-token", "body-secret"] {
+        assert!(!logs.contains(secret), "`{secret}` was logged: {logs}");
+    }
+}
+
+fn with_args(mut command: Command, args: &[&str]) -> Command {
+    command.args(args);
+    command
+}
+
+fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// A `latchkey serve` process whose address was read from its `listening on http://…` log line.
+struct RunningServer {
+    child: Child,
+    base_url: String,
+    listening_line: String,
+    stdout: Option<JoinHandle<String>>,
+}
+
+impl RunningServer {
+    async fn start(mut command: Command) -> Self {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = command.spawn().expect("the server starts");
+        let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+        let (base_url, listening_line) = tokio::time::timeout(PATIENCE, async {
+            while let Some(line) = stdout.next_line().await.expect("reading stdout") {
+                if let Some(url) = listening_url(&line) {
+                    return (url, line);
+                }
+            }
+            let stderr = read_all(child.stderr.take().expect("piped stderr")).await;
+            panic!("the server exited before listening; stderr: {stderr}");
+        })
+        .await
+        .expect("the server logs its address in time");
+        // Keep draining stdout, so that the server never blocks on a full pipe.
+        let stdout = tokio::spawn(async move {
+            let mut rest = String::new();
+            while let Ok(Some(line)) = stdout.next_line().await {
+                rest.push_str(&line);
+                rest.push('\n');
+            }
+            rest
+        });
+        Self { child, base_url, listening_line, stdout: Some(stdout) }
+    }
+
+    async fn status_code(&self) -> u16 {
+        let response = reqwest::get(format!("{}/api/status", self.base_url)).await.expect("the server answers");
+        response.status().as_u16()
+    }
+
+    async fn stop_with(&mut self, signal: Signal) -> std::process::ExitStatus {
+        let pid = self.child.id().expect("the server is running");
+        kill(Pid::from_raw(i32::try_from(pid).expect("a pid fits i32")), signal).expect("signalling the server");
+        tokio::time::timeout(PATIENCE, self.child.wait())
+            .await
+            .expect("the server stops in time")
+            .expect("waiting for the server")
+    }
+
+    /// Everything the server wrote to stdout after its `listening on` line, once it has exited.
+    async fn remaining_stdout(&mut self) -> String {
+        let stdout = self.stdout.take().expect("stdout is read once");
+        tokio::time::timeout(PATIENCE, stdout).await.expect("stdout closes in time").expect("the reader task")
+    }
+}
+
+/// `http://ADDR` from a log line (pretty or JSON) announcing the listener.
+fn listening_url(line: &str) -> Option<String> {
+    let start = line.find("listening on http://")? + "listening on ".len();
+    let url: String =
+        line[start..].chars().take_while(|c| c.is_ascii_alphanumeric() || matches!(c, ':' | '/' | '.')).collect();
+    Some(url)
+}
+
+async fn read_all(stream: impl AsyncRead + Unpin) -> String {
+    let mut lines = BufReader::new(stream).lines();
+    let mut all = String::new();
+    while let Ok(Some(line)) = lines.next_line().await {
+        all.push_str(&line);
+        all.push('\n');
+    }
+    all
+}
