@@ -66,7 +66,9 @@ mod tests {
         use AccountAction::{Edit, Read};
         use FieldAccess::{Edit as E, Off, ReadOnly};
         let email = AccountField::Email;
-        let table: [(bool, Option<FieldAccess>, AccountAction, Result<(), Denial>); 10] = [
+        // (account center enabled, the field's access, action, expected decision)
+        type Row = (bool, Option<FieldAccess>, AccountAction, Result<(), Denial>);
+        let table: [Row; 10] = [
             (false, Some(E), Read(email), Err(Denial::AccountCenterDisabled)),
             (false, Some(E), Edit(email), Err(Denial::AccountCenterDisabled)),
             (true, None, Read(email), Err(Denial::FieldNotEnabled(email))),

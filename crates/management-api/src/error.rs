@@ -48,7 +48,10 @@ mod tests {
     #[test]
     fn denials_map_to_logtos_statuses_and_codes() {
         let wrong_audience = ApiError::from(Denial::WrongAudience);
-        assert_eq!((wrong_audience.status_code(), wrong_audience.code()), (StatusCode::UNAUTHORIZED, "auth.unauthorized"));
+        assert_eq!(
+            (wrong_audience.status_code(), wrong_audience.code()),
+            (StatusCode::UNAUTHORIZED, "auth.unauthorized")
+        );
         let missing_scope = ApiError::from(Denial::MissingScope);
         assert_eq!((missing_scope.status_code(), missing_scope.code()), (StatusCode::FORBIDDEN, "auth.forbidden"));
     }

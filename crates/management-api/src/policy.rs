@@ -62,7 +62,8 @@ mod tests {
 
     #[test]
     fn every_action_needs_the_management_audience_and_scope_all() {
-        let actions = [ManagementAction::ReadUsers, ManagementAction::WriteUsers, ManagementAction::ManageAccountCenter];
+        let actions =
+            [ManagementAction::ReadUsers, ManagementAction::WriteUsers, ManagementAction::ManageAccountCenter];
         for action in actions {
             assert_eq!(decide(&caller(true, &["all"]), action).map(|a| a.action()), Ok(action));
             assert_eq!(decide(&caller(false, &["all"]), action), Err(Denial::WrongAudience));

@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
+use latchkey_domain::RandomIds;
 use latchkey_domain::clock::{Clock, FixedClock, SystemClock};
 use latchkey_domain::identifiers::{Email, Username};
 use latchkey_domain::mfa::{self, MfaFactorType};
@@ -13,7 +14,6 @@ use latchkey_domain::password::PlainPassword;
 use latchkey_domain::password::hasher::BlockingPoolHasher;
 use latchkey_domain::secret_box::{self, AesGcmSecretBox};
 use latchkey_domain::service::{AccountError, AccountService, NewPassword, NewUser, Ports};
-use latchkey_domain::RandomIds;
 use latchkey_store::Store;
 
 #[tokio::main]
