@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
-use crate::clock::Clock;
+use crate::clock::{Clock, Timestamp};
 use crate::identifiers::{Email, Phone, Username};
 use crate::ids::{IdGenerator, UserId};
 use crate::mfa::{self, BackupCodeSet, MfaError, MfaFactor, MfaFactorKind, MfaFactorType, TotpFactor};
@@ -230,20 +230,9 @@ impl AccountService {
 
     /// Checks a TOTP code for the user's bound factor and records its step (replay guard).
     pub async fn verify_totp(&self, user_id: &UserId, code: &str) -> Result<User, AccountError> {
-        let user = self.load(user_id).await?;
-        let now = self.ports.clock.now();
-        let secrets = Arc::clone(&self.ports.secrets);
-        let code = code.to_owned();
-        self.update_with_retry(user, move |user| {
-            let factor = user
-                .mfa_factors
-                .iter_mut()
-                .find(|factor| matches!(factor.kind, MfaFactorKind::Totp(_)))
-                .ok_or(MfaError::FactorNotFound)?;
-            let MfaFactorKind::Totp(totp) = &mut factor.kind else { unreachable!("matched above") };
-            totp.verify(&code, now, secrets.as_ref())?;
-            factor.record_use(now);
-            Ok(())
+        self.use_factor(user_id, MfaFactorType::Totp, |kind, now, secrets| match kind {
+            MfaFactorKind::Totp(totp) => totp.verify(code, now, secrets).map(drop),
+            _ => Err(MfaError::FactorNotFound),
         })
         .await
     }
@@ -276,18 +265,28 @@ impl AccountService {
 
     /// Uses one backup code; each code works once.
     pub async fn use_backup_code(&self, user_id: &UserId, code: &str) -> Result<User, AccountError> {
+        self.use_factor(user_id, MfaFactorType::BackupCode, |kind, now, secrets| match kind {
+            MfaFactorKind::BackupCode(set) => set.consume(code, now, secrets),
+            _ => Err(MfaError::FactorNotFound),
+        })
+        .await
+    }
+
+    /// Verifies with the user's factor of `factor_type` and stores what the verification changed (TOTP step,
+    /// used backup code, last use) with a version check, so that two concurrent uses of one code cannot both win.
+    async fn use_factor<F>(&self, user_id: &UserId, factor_type: MfaFactorType, verify: F) -> Result<User, AccountError>
+    where
+        F: Fn(&mut MfaFactorKind, Timestamp, &dyn SecretBox) -> Result<(), MfaError>,
+    {
         let user = self.load(user_id).await?;
         let now = self.ports.clock.now();
-        let secrets = Arc::clone(&self.ports.secrets);
-        let code = code.to_owned();
-        self.update_with_retry(user, move |user| {
+        self.update_with_retry(user, |user| {
             let factor = user
                 .mfa_factors
                 .iter_mut()
-                .find(|factor| matches!(factor.kind, MfaFactorKind::BackupCode(_)))
+                .find(|factor| factor.factor_type() == factor_type)
                 .ok_or(MfaError::FactorNotFound)?;
-            let MfaFactorKind::BackupCode(set) = &mut factor.kind else { unreachable!("matched above") };
-            set.consume(&code, now, secrets.as_ref())?;
+            verify(&mut factor.kind, now, self.ports.secrets.as_ref())?;
             factor.record_use(now);
             Ok(())
         })
@@ -398,7 +397,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
-    use crate::clock::{FixedClock, Timestamp};
+    use crate::clock::FixedClock;
     use crate::ids::RandomIds;
     use crate::password::PasswordAlgorithm;
     use crate::password::hasher::MockPasswordHasher;
