@@ -9,14 +9,21 @@
 //! service can embed it on its own. Time comes from the [`clock::Clock`] port, never from the system inside logic.
 
 pub mod account_center;
+pub mod application;
 pub mod clock;
+pub mod credentials_ports;
 pub mod identifiers;
 pub mod ids;
 pub mod mfa;
 pub mod password;
+pub mod personal_access_token;
 pub mod ports;
 pub mod secret_box;
+pub mod secrets;
 pub mod service;
+pub mod session;
+pub mod subject_token;
+pub mod token;
 pub mod user;
 
 pub use clock::{Clock, SystemClock, Timestamp};

@@ -31,6 +31,9 @@ pub enum Conflict {
     Phone,
     #[error("id already in use")]
     Id,
+    /// A name that must be unique within its owner is taken (e.g. a user's personal access token names).
+    #[error("name already in use")]
+    Name,
     /// The stored version is not the one the caller read: someone else updated the record in between.
     #[error("the record was changed by someone else")]
     Version,

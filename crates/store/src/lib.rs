@@ -2,7 +2,9 @@
 //!
 //! Latchkey's storage on sea-orm: the connection to SQLite (the embedded default) or PostgreSQL (production), the
 //! crate-private sea-orm entities, the conversions between rows and domain types, and the implementations of the
-//! domain's ports ([`SeaUserRepository`] for `UserRepository`).
+//! domain's ports: [`SeaUserRepository`] (`UserRepository`), and for the credentials of the tokens layer the
+//! applications, sessions and refresh tokens, personal access tokens, subject tokens and the token-state query
+//! that revocation checks run on every request. Credential secrets are stored only as SHA-256 hashes.
 //!
 //! **Architecture invariants:**
 //! - `sea_orm::DbErr` never leaves this crate: callers see the domain's `RepoError` (`NotFound`, `Conflict`,
@@ -14,9 +16,16 @@
 //! - It knows nothing of HTTP, tokens or the API crates, reads no configuration or environment, and never logs a
 //!   row (rows hold password digests and sealed MFA secrets).
 
+mod applications;
 mod convert;
+mod credential_entity;
+mod db_errors;
 mod entity;
+mod personal_access_tokens;
 mod search;
+mod sessions;
+mod subject_tokens;
+mod token_state;
 mod users;
 
 use std::time::Duration;
@@ -25,6 +34,11 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use thiserror::Error;
 
+pub use applications::SeaApplicationRepository;
+pub use personal_access_tokens::SeaPersonalAccessTokenRepository;
+pub use sessions::SeaSessionRepository;
+pub use subject_tokens::SeaSubjectTokenRepository;
+pub use token_state::SeaTokenStateRepository;
 pub use users::SeaUserRepository;
 
 /// How long a SQLite connection waits for another writer's lock before giving up.
@@ -97,6 +111,31 @@ impl Store {
     /// The domain's `UserRepository` on this pool (wrap it in an `Arc<dyn UserRepository>` to share it).
     pub fn users(&self) -> SeaUserRepository {
         SeaUserRepository::new(self.connection.clone())
+    }
+
+    /// The domain's `ApplicationRepository` on this pool.
+    pub fn applications(&self) -> SeaApplicationRepository {
+        SeaApplicationRepository::new(self.connection.clone())
+    }
+
+    /// The domain's `SessionRepository` (sessions and refresh tokens) on this pool.
+    pub fn sessions(&self) -> SeaSessionRepository {
+        SeaSessionRepository::new(self.connection.clone())
+    }
+
+    /// The domain's `PersonalAccessTokenRepository` on this pool.
+    pub fn personal_access_tokens(&self) -> SeaPersonalAccessTokenRepository {
+        SeaPersonalAccessTokenRepository::new(self.connection.clone())
+    }
+
+    /// The domain's `SubjectTokenRepository` on this pool.
+    pub fn subject_tokens(&self) -> SeaSubjectTokenRepository {
+        SeaSubjectTokenRepository::new(self.connection.clone())
+    }
+
+    /// The domain's `TokenStateRepository` (revocation state for the token verifier) on this pool.
+    pub fn token_state(&self) -> SeaTokenStateRepository {
+        SeaTokenStateRepository::new(self.connection.clone())
     }
 }
 

@@ -75,6 +75,8 @@ impl From<RepoError> for AccountError {
             RepoError::Conflict(Conflict::Version) => AccountError::VersionConflict,
             // A generated id collided: vanishingly rare, and the caller may simply retry.
             RepoError::Conflict(Conflict::Id) => AccountError::Storage("generated id collided".into()),
+            // Users have no owned names; only another aggregate's repository reports this.
+            RepoError::Conflict(Conflict::Name) => AccountError::Storage("unexpected name conflict".into()),
             RepoError::Unavailable(message) => AccountError::Storage(message),
         }
     }
