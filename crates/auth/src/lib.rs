@@ -1,8 +1,21 @@
 //! # latchkey-auth
 //!
-//! Biscuit access tokens: root keys with key ids, minting, verification (time from the `Clock`, bounded Datalog
-//! evaluation), revocation checks and the `Principal` extractor. The token logic arrives with the tokens issue;
-//! today the crate only marks its place in the layering.
+//! Biscuit access tokens: root keys with key ids and their JWK set ([`KeyRing`]), minting ([`mint`]), verification
+//! in one function ([`verify`]: signature, expiry from a given time, every holder's attenuation, bounded Datalog
+//! evaluation), holder-side attenuation ([`attenuate`]), the revocation port ([`RevocationCheck`]) and the actix
+//! extractor that turns `Authorization: Bearer …` into a [`Principal`] or a Logto-shaped 401.
 //!
 //! **Architecture invariant:** depends on `latchkey-domain` only among our crates; the API crates depend on it,
-//! never the reverse. It never touches the database directly: revocation state comes through domain ports.
+//! never the reverse. It never touches the database directly: revocation state comes through [`RevocationCheck`].
+//! Identity is read from the authority block only; facts appended by holders can narrow a token, never widen it.
+//! The fact and check vocabulary is documented in `docs/tokens.md`.
+
+pub mod extractor;
+pub mod keys;
+pub mod revocation;
+pub mod token;
+
+pub use extractor::{AuthError, TokenVerifier};
+pub use keys::{KeyRing, KeyRingError, root_key_id};
+pub use revocation::{RevocationCheck, RevocationError};
+pub use token::{LIMITS, Operation, Principal, RequestFacts, TargetUser, TokenError, attenuate, mint, verify};
