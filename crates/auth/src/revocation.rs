@@ -81,7 +81,7 @@ impl RevocationCheck for PortsRevocationCheck {
         match &claims.subject {
             Subject::User(user_id) if !checked_user => {
                 let user = self.users.find_by_id(user_id).await.map_err(unavailable)?;
-                if !user.is_some_and(|user| !user.is_suspended) {
+                if user.is_none_or(|user| user.is_suspended) {
                     return Err(RevocationError::Revoked);
                 }
             }
