@@ -13,10 +13,13 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::{App, HttpResponse, HttpServer};
 use latchkey_domain::password::{BlockingPoolHasher, PasswordHasher};
 use latchkey_domain::secret_box::{KeyRingError, SecretBox};
+use latchkey_domain::secrets::OpaqueSecret;
+use latchkey_domain::{Clock, SystemClock};
 use latchkey_store::{Store, StoreError};
 use thiserror::Error;
 use url::Url;
 
+use crate::bootstrap::{self, BootstrapError, Credentials};
 use crate::data_dir::{DataDir, DataDirError, SigningKeys};
 use crate::settings::{Settings, SettingsError};
 use crate::telemetry::{self, TelemetryError};
@@ -52,6 +55,8 @@ pub enum StartupError {
     KeyRing(#[from] KeyRingError),
     #[error(transparent)]
     Database(#[from] StoreError),
+    #[error(transparent)]
+    Bootstrap(#[from] BootstrapError),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: SocketAddr, source: io::Error },
     #[error("cannot start the async runtime: {0}")]
@@ -83,6 +88,8 @@ impl Application {
         let listener =
             TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind { address: settings.bind, source })?;
         let address = listener.local_addr().map_err(|source| StartupError::Bind { address: settings.bind, source })?;
+        // After binding, so that a start that fails for its address has not printed a secret nobody will use.
+        bootstrap_management_app(settings, &state.store).await?;
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
             App::new().wrap(from_fn(telemetry::log_request)).app_data(data.clone()).configure(routes)
@@ -133,6 +140,29 @@ impl fmt::Debug for AppState {
 pub async fn migrate(settings: &Settings) -> Result<(), StartupError> {
     prepare_data_dir(settings)?;
     connect_and_migrate(settings).await?;
+    Ok(())
+}
+
+/// `latchkey app create-m2m`: creates a `MachineToMachine` app with Management API access and returns its
+/// credentials, for the caller to show once.
+pub async fn create_management_app(settings: &Settings, name: &str) -> Result<Credentials, StartupError> {
+    prepare_data_dir(settings)?;
+    let store = connect_and_migrate(settings).await?;
+    let credentials = bootstrap::create_management_app(&store.applications(), name, SystemClock.now()).await?;
+    tracing::info!(app_id = %credentials.client_id, "created a MachineToMachine app with Management API access");
+    Ok(credentials)
+}
+
+/// Makes the configured bootstrap app exist, or generates one when no app can reach the Management API; a
+/// generated secret goes to stderr, once, and never to the logs.
+async fn bootstrap_management_app(settings: &Settings, store: &Store) -> Result<(), StartupError> {
+    let configured_secret = settings.bootstrap_client_secret.as_ref().map(|secret| OpaqueSecret::new(secret.expose()));
+    let configured = settings.bootstrap_client_id.as_deref().zip(configured_secret.as_ref());
+    let created = bootstrap::ensure_management_app(&store.applications(), configured, SystemClock.now()).await?;
+    if let Some(credentials) = created {
+        tracing::info!(app_id = %credentials.client_id, "created the bootstrap app; its secret is on stderr");
+        eprint!("{}", bootstrap::credentials_notice(&credentials, &settings.endpoint));
+    }
     Ok(())
 }
 

@@ -1,4 +1,5 @@
-//! The command line: `latchkey [--config PATH] [serve]` and `latchkey [--config PATH] migrate`.
+//! The command line: `latchkey [--config PATH] [serve]`, `latchkey [--config PATH] migrate` and
+//! `latchkey [--config PATH] app create-m2m --name NAME`.
 
 use std::path::PathBuf;
 
@@ -22,6 +23,21 @@ pub enum Command {
     Serve,
     /// Bring the database schema up to date and exit.
     Migrate,
+    /// Manage applications (OAuth clients).
+    App {
+        #[command(subcommand)]
+        command: AppCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Create a MachineToMachine app with Management API access; print its client_id and client_secret (once).
+    CreateM2m {
+        /// The app's display name.
+        #[arg(long)]
+        name: String,
+    },
 }
 
 #[cfg(test)]
@@ -48,5 +64,15 @@ mod tests {
         assert_eq!(before.config, Some(PathBuf::from("a.toml")));
         assert_eq!(after.config, Some(PathBuf::from("a.toml")));
         assert!(matches!(after.command, Some(Command::Migrate)));
+    }
+
+    #[test]
+    fn app_create_m2m_takes_a_name() {
+        let cli = Cli::try_parse_from(["latchkey", "app", "create-m2m", "--name", "CI deployer"]).unwrap();
+        let Some(Command::App { command: AppCommand::CreateM2m { name } }) = cli.command else {
+            panic!("parsed as {:?}", cli.command);
+        };
+        assert_eq!(name, "CI deployer");
+        assert!(Cli::try_parse_from(["latchkey", "app", "create-m2m"]).is_err(), "the name is required");
     }
 }

@@ -8,6 +8,7 @@
 //! rules to `latchkey-domain`, SQL to `latchkey-store`; this crate only wires them.
 
 pub mod app;
+pub mod bootstrap;
 pub mod data_dir;
 pub mod settings;
 pub mod telemetry;

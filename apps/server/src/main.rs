@@ -7,9 +7,10 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use latchkey_server::settings::Settings;
+use latchkey_server::telemetry::LogOutput;
 use latchkey_server::{Application, StartupError, app, telemetry};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{AppCommand, Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -26,12 +27,24 @@ fn main() -> ExitCode {
 
 fn run(cli: Cli) -> Result<(), StartupError> {
     let settings = Settings::load(cli.config.as_deref())?;
-    telemetry::init(settings.log_format, &settings.log)?;
+    let command = cli.command.unwrap_or(Command::Serve);
+    let log_output = match command {
+        Command::Serve | Command::Migrate => LogOutput::Stdout,
+        Command::App { .. } => LogOutput::Stderr,
+    };
+    telemetry::init(settings.log_format, &settings.log, log_output)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(StartupError::Runtime)?;
     runtime.block_on(async {
-        match cli.command.unwrap_or(Command::Serve) {
+        match command {
             Command::Serve => Application::build(&settings).await?.run_until_stopped().await,
             Command::Migrate => app::migrate(&settings).await,
+            Command::App { command: AppCommand::CreateM2m { name } } => {
+                let credentials = app::create_management_app(&settings, &name).await?;
+                // The one place this secret is shown: plain `key: value` lines for people and scripts.
+                println!("client_id: {}", credentials.client_id);
+                println!("client_secret: {}", credentials.client_secret.expose());
+                Ok(())
+            }
         }
     })
 }

@@ -1,4 +1,5 @@
-//! Logs: a `tracing` subscriber writing human-readable or JSON lines to stdout, and request logging for actix.
+//! Logs: a `tracing` subscriber writing human-readable or JSON lines to stdout (stderr for commands that print a
+//! result), and request logging for actix.
 //!
 //! Request logs carry the method, the path (without the query string, which may hold search terms about people),
 //! the status and the duration. Never headers (the `Authorization` header is a bearer token) and never bodies
@@ -12,6 +13,7 @@ use actix_web::middleware::Next;
 use thiserror::Error;
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::settings::LogFormat;
 
@@ -24,13 +26,26 @@ pub enum TelemetryError {
     AlreadyInstalled,
 }
 
+/// Where log lines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogOutput {
+    /// The server's stream.
+    Stdout,
+    /// For commands whose stdout is their result (`latchkey app create-m2m`), so that scripts can read it.
+    Stderr,
+}
+
 /// Installs the global subscriber. Call once, early in `main`.
-pub fn init(format: LogFormat, filter: &str) -> Result<(), TelemetryError> {
+pub fn init(format: LogFormat, filter: &str, output: LogOutput) -> Result<(), TelemetryError> {
     let env_filter = EnvFilter::try_new(filter)
         .map_err(|error| TelemetryError::Filter { filter: filter.to_owned(), reason: error.to_string() })?;
-    let builder = tracing_subscriber::fmt().with_env_filter(env_filter).with_writer(std::io::stdout);
+    let (writer, is_terminal) = match output {
+        LogOutput::Stdout => (BoxMakeWriter::new(std::io::stdout), std::io::stdout().is_terminal()),
+        LogOutput::Stderr => (BoxMakeWriter::new(std::io::stderr), std::io::stderr().is_terminal()),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(env_filter).with_writer(writer);
     let installed = match format {
-        LogFormat::Pretty => builder.with_ansi(std::io::stdout().is_terminal()).try_init(),
+        LogFormat::Pretty => builder.with_ansi(is_terminal).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
     };
     installed.map_err(|_| TelemetryError::AlreadyInstalled)

@@ -11,6 +11,12 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
+use latchkey_domain::application::{Application, ApplicationRepository};
+use latchkey_domain::{Clock, SystemClock};
+use latchkey_store::Store;
+
+use crate::helpers::{TestDatabase, postgres_server_url};
+
 /// Upper bound for anything the binary does here; generous for a cold, loaded CI machine.
 const PATIENCE: Duration = Duration::from_secs(60);
 
@@ -220,6 +226,100 @@ async fn json_logs_are_one_object_per_line_and_never_contain_credentials() {
     }
 }
 
+#[tokio::test]
+async fn first_start_on_an_empty_database_prints_the_bootstrap_credentials_once_and_a_second_start_none() {
+    let dir = TempDir::new().unwrap();
+    let mut first = RunningServer::start(latchkey(dir.path())).await;
+    first.stop_with(Signal::SIGTERM).await;
+    let first_logs = first.remaining_stdout().await;
+    let first_stderr = first.stderr().await;
+
+    let lines: Vec<&str> = first_stderr.lines().collect();
+    assert!(lines.len() > 4 && lines[0].starts_with("+--") && lines[lines.len() - 1] == lines[0], "{first_stderr}");
+    assert!(first_stderr.contains("shown ONCE"), "{first_stderr}");
+    assert_eq!(first_stderr.matches("client_secret:").count(), 1, "{first_stderr}");
+    let client_id = boxed_value(&first_stderr, "client_id:");
+    let client_secret = boxed_value(&first_stderr, "client_secret:");
+    assert!(first_stderr.contains(&format!("curl -u {client_id}:{client_secret} -d grant_type=client_credentials")));
+    assert!(
+        first_stderr.contains("-d resource=http://127.0.0.1:3001/api -d scope=all http://127.0.0.1:3001/oidc/token")
+    );
+    assert!(!first_logs.contains(&client_secret), "the secret was logged: {first_logs}");
+    assert_secret_verifies(&sqlite_url(dir.path()), &client_id, &client_secret).await;
+
+    let mut second = RunningServer::start(latchkey(dir.path())).await;
+    second.stop_with(Signal::SIGTERM).await;
+    let second_stderr = second.stderr().await;
+    assert!(second_stderr.is_empty(), "the second start printed: {second_stderr}");
+}
+
+#[tokio::test]
+async fn configured_bootstrap_credentials_are_printed_nowhere() {
+    let dir = TempDir::new().unwrap();
+    let mut command = latchkey(dir.path());
+    command
+        .env("LATCHKEY_BOOTSTRAP_CLIENT_ID", "ci-bootstrap")
+        .env("LATCHKEY_BOOTSTRAP_CLIENT_SECRET", "configured-secret-1234567890");
+    let mut server = RunningServer::start(command).await;
+    server.stop_with(Signal::SIGTERM).await;
+
+    let (logs, stderr) = (server.remaining_stdout().await, server.stderr().await);
+    let output = format!("{}\n{logs}\n{stderr}", server.listening_line);
+    assert!(!output.contains("configured-secret"), "{output}");
+    assert!(!output.contains("client_secret"), "{output}");
+    assert_secret_verifies(&sqlite_url(dir.path()), "ci-bootstrap", "configured-secret-1234567890").await;
+}
+
+#[tokio::test]
+async fn app_create_m2m_prints_credentials_that_verify() {
+    let mut databases = vec![None];
+    if let Some(server_url) = postgres_server_url() {
+        databases.push(Some(TestDatabase::create(&server_url).await));
+    }
+    for database in &databases {
+        let dir = TempDir::new().unwrap();
+        let mut command = with_args(latchkey(dir.path()), &["app", "create-m2m", "--name", "CI deployer"]);
+        if let Some(database) = database {
+            command.env("LATCHKEY_DATABASE_URL", &database.url);
+        }
+
+        let output = run_to_completion(command).await;
+
+        assert!(output.status.success(), "stderr: {:?}", stderr_lines(&output));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let lines: Vec<&str> = stdout.lines().collect();
+        assert_eq!(lines.len(), 2, "stdout is the credentials only: {stdout}");
+        let client_id = lines[0].strip_prefix("client_id: ").expect("a client_id line");
+        let client_secret = lines[1].strip_prefix("client_secret: ").expect("a client_secret line");
+        assert!(!String::from_utf8_lossy(&output.stderr).contains(client_secret), "the secret was logged");
+        let url = database.as_ref().map_or_else(|| sqlite_url(dir.path()), |database| database.url.clone());
+        let app = assert_secret_verifies(&url, client_id, client_secret).await;
+        assert_eq!(app.name, "CI deployer");
+    }
+}
+
+/// The value after `key` on a line of the bootstrap box.
+fn boxed_value(text: &str, key: &str) -> String {
+    let line = text.lines().find(|line| line.contains(key)).unwrap_or_else(|| panic!("no `{key}` in {text}"));
+    let value = line.split_once(key).unwrap().1.trim().trim_end_matches('|').trim();
+    value.to_owned()
+}
+
+fn sqlite_url(dir: &Path) -> String {
+    crate::helpers::test_settings(&dir.join("data"), None).database_url()
+}
+
+/// Reads the app back from the database and checks that it reaches the Management API with `secret`.
+async fn assert_secret_verifies(database_url: &str, client_id: &str, secret: &str) -> Application {
+    let store = Store::connect(database_url).await.expect("opening the server's database");
+    let app = store.applications().find_by_id(client_id).await.expect("reading the app");
+    let app = app.unwrap_or_else(|| panic!("no application `{client_id}`"));
+    assert!(app.has_management_api_access(), "{app:?}");
+    assert!(app.verify_secret(secret, SystemClock.now()), "the printed secret does not verify");
+    assert!(!app.verify_secret(&format!("{secret}x"), SystemClock.now()));
+    app
+}
+
 fn with_args(mut command: Command, args: &[&str]) -> Command {
     command.args(args);
     command
@@ -283,6 +383,12 @@ impl RunningServer {
             .await
             .expect("the server stops in time")
             .expect("waiting for the server")
+    }
+
+    /// Everything the server wrote to stderr, once it has exited.
+    async fn stderr(&mut self) -> String {
+        let stderr = self.child.stderr.take().expect("stderr is read once");
+        tokio::time::timeout(PATIENCE, read_all(stderr)).await.expect("stderr closes in time")
     }
 
     /// Everything the server wrote to stdout after its `listening on` line, once it has exited.

@@ -3,5 +3,6 @@
 //! `latchkey` binary for what only a process shows (exit codes, stderr, signals).
 
 mod binary;
+mod bootstrap;
 mod helpers;
 mod status;
