@@ -11,8 +11,11 @@ use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{App, HttpResponse, HttpServer};
+use biscuit_auth::KeyPair;
+use latchkey_auth::revocation::PortsRevocationCheck;
+use latchkey_auth::{KeyRing, KeyRingError, TokenVerifier};
 use latchkey_domain::password::{BlockingPoolHasher, PasswordHasher};
-use latchkey_domain::secret_box::{KeyRingError, SecretBox};
+use latchkey_domain::secret_box::{self, SecretBox};
 use latchkey_domain::secrets::OpaqueSecret;
 use latchkey_domain::{Clock, SystemClock};
 use latchkey_store::{Store, StoreError};
@@ -37,7 +40,8 @@ pub struct AppState {
     pub store: Store,
     pub password_hasher: Arc<dyn PasswordHasher>,
     pub secret_box: Arc<dyn SecretBox>,
-    pub signing_keys: Arc<SigningKeys>,
+    /// The token root keys: every key verifies, the newest signs; published at `/oidc/jwks`.
+    pub key_ring: Arc<KeyRing>,
     /// The public base URL (resource indicators and links are built from it).
     pub endpoint: Url,
 }
@@ -52,11 +56,13 @@ pub enum StartupError {
     #[error(transparent)]
     DataDir(#[from] DataDirError),
     #[error("the at-rest encryption keys are unusable: {0}")]
-    KeyRing(#[from] KeyRingError),
+    KeyRing(#[from] secret_box::KeyRingError),
     #[error(transparent)]
     Database(#[from] StoreError),
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
+    #[error("the token signing keys are unusable: {0}")]
+    TokenKeys(#[from] KeyRingError),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: SocketAddr, source: io::Error },
     #[error("cannot start the async runtime: {0}")]
@@ -81,7 +87,7 @@ impl Application {
             store,
             password_hasher: Arc::new(BlockingPoolHasher::new(settings.password_hash_concurrency.get())),
             secret_box: Arc::new(keys.secret_box.into_secret_box()?),
-            signing_keys: Arc::new(keys.signing),
+            key_ring: Arc::new(key_ring(&keys.signing)?),
             endpoint: settings.endpoint.clone(),
         };
 
@@ -90,9 +96,14 @@ impl Application {
         let address = listener.local_addr().map_err(|source| StartupError::Bind { address: settings.bind, source })?;
         // After binding, so that a start that fails for its address has not printed a secret nobody will use.
         bootstrap_management_app(settings, &state.store).await?;
+        let verifier = web::Data::new(token_verifier(&state));
         let data = web::Data::new(state);
         let server = HttpServer::new(move || {
-            App::new().wrap(from_fn(telemetry::log_request)).app_data(data.clone()).configure(routes)
+            App::new()
+                .wrap(from_fn(telemetry::log_request))
+                .app_data(data.clone())
+                .app_data(verifier.clone())
+                .configure(routes)
         })
         .listen(listener)
         .map_err(|source| StartupError::Bind { address, source })?
@@ -130,7 +141,7 @@ impl fmt::Debug for Application {
 impl fmt::Debug for AppState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AppState")
-            .field("signing_keys", &self.signing_keys)
+            .field("key_ring", &self.key_ring)
             .field("endpoint", &self.endpoint.as_str())
             .finish_non_exhaustive()
     }
@@ -227,8 +238,36 @@ fn routes(config: &mut ServiceConfig) {
     // A resource with a method route (not `config.route`, which turns the method into a path guard): other
     // methods get 405 rather than 404.
     config.service(web::resource("/api/status").route(web::get().to(status)));
+    config.service(web::resource("/oidc/jwks").route(web::get().to(jwks)));
     latchkey_account_api::configure(config);
     latchkey_management_api::configure(config);
+}
+
+/// The token root public keys as a JWK set, so other services verify Latchkey tokens offline. Cached briefly:
+/// a newly added key must reach verifiers before it signs (see docs/tokens.md).
+async fn jwks(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(state.key_ring.jwks())
+}
+
+/// The token key ring from the key files: every key verifies, the newest signs.
+fn key_ring(signing_keys: &SigningKeys) -> Result<KeyRing, KeyRingError> {
+    // A KeyPair is not Clone; each is rebuilt from its private half.
+    let active = signing_keys.active().kid();
+    let pairs = signing_keys.all().iter().map(|key| (key.kid().to_owned(), KeyPair::from(&key.key_pair().private())));
+    KeyRing::new(pairs)?.signing_with(active)
+}
+
+/// Verifies bearer tokens for the API crates' `Principal` extractor, with revocation read from the database on
+/// every request.
+fn token_verifier(state: &AppState) -> TokenVerifier {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let revocation = PortsRevocationCheck {
+        token_state: Arc::new(state.store.token_state()),
+        users: Arc::new(state.store.users()),
+        applications: Arc::new(state.store.applications()),
+        clock: Arc::clone(&clock),
+    };
+    TokenVerifier::new(Arc::clone(&state.key_ring), clock, Arc::new(revocation))
 }
 
 /// Liveness for load balancers and for tests waiting on start-up: 204, no body.

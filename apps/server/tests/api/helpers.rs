@@ -19,8 +19,15 @@ pub struct TestApp {
     /// Which database this app runs on, for assertion messages.
     pub backend: &'static str,
     // Dropped with the app: the data directory, and the PostgreSQL database if any.
-    _data_dir: TempDir,
+    data_dir: TempDir,
     _database: Option<TestDatabase>,
+}
+
+impl TestApp {
+    /// The server's data directory (SQLite file, key files).
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
 }
 
 /// One app per database backend under test: SQLite, plus PostgreSQL when `LATCHKEY_TEST_DATABASE_URL` is set.
@@ -48,7 +55,7 @@ async fn spawn_app_with(database: Option<TestDatabase>) -> TestApp {
         address,
         client: reqwest::Client::new(),
         backend: if database.is_some() { "postgres" } else { "sqlite" },
-        _data_dir: data_dir,
+        data_dir,
         _database: database,
     }
 }

@@ -5,4 +5,5 @@
 mod binary;
 mod bootstrap;
 mod helpers;
+mod jwks;
 mod status;
