@@ -12,6 +12,7 @@ use latchkey_domain::Clock;
 use serde_json::{Value, json};
 use thiserror::Error;
 
+use crate::error_body::error_response;
 use crate::keys::KeyRing;
 use crate::revocation::{RevocationCheck, RevocationError};
 use crate::token::{Operation, Principal, RequestFacts, TargetUser, TokenError, verify};
@@ -119,11 +120,7 @@ impl ResponseError for AuthError {
         } else {
             tracing::debug!(error = %self, "request not authenticated");
         }
-        let mut body = json!({ "code": code, "message": message });
-        if let Some(data) = self.data() {
-            body["data"] = data;
-        }
-        HttpResponse::build(status).json(body)
+        error_response(status, code, message, self.data())
     }
 }
 

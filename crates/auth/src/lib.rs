@@ -10,6 +10,7 @@
 //! Identity is read from the authority block only; facts appended by holders can narrow a token, never widen it.
 //! The fact and check vocabulary is documented in `docs/tokens.md`.
 
+pub mod error_body;
 pub mod extractor;
 pub mod keys;
 pub mod revocation;

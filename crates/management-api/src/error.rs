@@ -2,7 +2,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
+use latchkey_auth::error_body::error_response;
 
 use crate::policy::Denial;
 
@@ -10,13 +10,6 @@ use crate::policy::Denial;
 pub enum ApiError {
     #[error(transparent)]
     Denied(#[from] Denial),
-}
-
-/// Logto's error body.
-#[derive(Debug, Serialize)]
-pub struct ErrorBody {
-    pub code: &'static str,
-    pub message: String,
 }
 
 impl ApiError {
@@ -37,7 +30,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code()).json(ErrorBody { code: self.code(), message: self.to_string() })
+        error_response(self.status_code(), self.code(), &self.to_string(), None)
     }
 }
 
