@@ -2,34 +2,8 @@
 //! state, run on SQLite and (when `LATCHKEY_TEST_DATABASE_URL` is set) on PostgreSQL, with the schema built by the
 //! real migrations. Output reads `sqlite::<test>` and `postgres::<test>`.
 
+#[macro_use]
 mod support;
-
-/// Instantiates every suite test once per backend.
-macro_rules! store_suite {
-    ($($test:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let database = crate::support::TestDatabase::sqlite().await;
-                    crate::suite::$test(&database.store).await;
-                    database.finish().await;
-                }
-            )*
-        }
-
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $test() {
-                    let Some(database) = crate::support::TestDatabase::postgres().await else { return };
-                    crate::suite::$test(&database.store).await;
-                    database.finish().await;
-                }
-            )*
-        }
-    };
-}
 
 store_suite!(
     an_inserted_application_is_found_with_every_field,

@@ -1,6 +1,33 @@
 //! Test databases: a temporary SQLite file, or a fresh PostgreSQL database on the server named by
 //! `LATCHKEY_TEST_DATABASE_URL`, each with the schema built by the real migrations.
 
+/// Instantiates every suite test once per backend.
+macro_rules! store_suite {
+    ($($test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let database = crate::support::TestDatabase::sqlite().await;
+                    crate::suite::$test(&database.store).await;
+                    database.finish().await;
+                }
+            )*
+        }
+
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    let Some(database) = crate::support::TestDatabase::postgres().await else { return };
+                    crate::suite::$test(&database.store).await;
+                    database.finish().await;
+                }
+            )*
+        }
+    };
+}
+
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
