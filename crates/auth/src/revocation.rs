@@ -11,6 +11,7 @@ use latchkey_domain::ports::UserRepository;
 use latchkey_domain::token::Subject;
 use thiserror::Error;
 
+use crate::oidc::MANAGEMENT_API_SCOPE;
 use crate::token::Principal;
 
 /// Why a verified token was still refused.
@@ -86,7 +87,12 @@ impl RevocationCheck for PortsRevocationCheck {
                 }
             }
             Subject::Application(client_id) => {
-                if self.applications.find_by_id(client_id).await.map_err(unavailable)?.is_none() {
+                let application = self.applications.find_by_id(client_id).await.map_err(unavailable)?;
+                // Management access comes from the app's role: taking the role away ends the tokens it gave.
+                let allowed = application.is_some_and(|application| {
+                    !claims.has_scope(MANAGEMENT_API_SCOPE) || application.has_management_api_access()
+                });
+                if !allowed {
                     return Err(RevocationError::Revoked);
                 }
             }
@@ -99,7 +105,7 @@ impl RevocationCheck for PortsRevocationCheck {
 #[cfg(test)]
 mod tests {
     use latchkey_domain::UserId;
-    use latchkey_domain::application::MockApplicationRepository;
+    use latchkey_domain::application::{Application, ApplicationType, MANAGEMENT_API_ROLE, MockApplicationRepository};
     use latchkey_domain::clock::{FixedClock, Timestamp};
     use latchkey_domain::credentials_ports::{MockTokenStateRepository, SessionState};
     use latchkey_domain::ports::{MockUserRepository, RepoError};
@@ -192,22 +198,49 @@ mod tests {
         assert_eq!(result, Err(RevocationError::Unavailable));
     }
 
-    #[tokio::test]
-    async fn an_application_token_dies_with_its_application() {
-        let mut applications = MockApplicationRepository::new();
-        applications.expect_find_by_id().returning(|_| Ok(None));
-        let revocation = PortsRevocationCheck {
-            applications: Arc::new(applications),
-            ..check(MockTokenStateRepository::new(), MockUserRepository::new())
-        };
-        let claims = AccessClaims::new(
+    fn management_claims() -> AccessClaims {
+        AccessClaims::new(
             Subject::Application("m2m".into()),
             "m2m",
             Audience::Resource("http://127.0.0.1:3001/api".into()),
             "t2",
             Timestamp::from_secs(0),
             Timestamp::from_secs(3600),
-        );
-        assert_eq!(revocation.check(&principal(claims)).await, Err(RevocationError::Revoked));
+        )
+        .with_scopes(["all"])
+    }
+
+    fn with_applications(applications: MockApplicationRepository) -> PortsRevocationCheck {
+        PortsRevocationCheck {
+            applications: Arc::new(applications),
+            ..check(MockTokenStateRepository::new(), MockUserRepository::new())
+        }
+    }
+
+    fn m2m_app(management_access: bool) -> Application {
+        let mut application =
+            Application::new("m2m".into(), "m2m".into(), ApplicationType::MachineToMachine, Timestamp::from_secs(0));
+        if management_access {
+            application.roles.insert(MANAGEMENT_API_ROLE.to_owned());
+        }
+        application
+    }
+
+    #[tokio::test]
+    async fn an_application_token_dies_with_its_application() {
+        let mut applications = MockApplicationRepository::new();
+        applications.expect_find_by_id().returning(|_| Ok(None));
+        let result = with_applications(applications).check(&principal(management_claims())).await;
+        assert_eq!(result, Err(RevocationError::Revoked));
+    }
+
+    #[tokio::test]
+    async fn a_management_token_dies_with_the_apps_management_role() {
+        for (management_access, expected) in [(true, Ok(())), (false, Err(RevocationError::Revoked))] {
+            let mut applications = MockApplicationRepository::new();
+            applications.expect_find_by_id().returning(move |_| Ok(Some(m2m_app(management_access))));
+            let result = with_applications(applications).check(&principal(management_claims())).await;
+            assert_eq!(result, expected, "management access: {management_access}");
+        }
     }
 }

@@ -28,6 +28,8 @@ pub struct Session {
     pub revoke_reason: Option<RevokeReason>,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
+    /// The scopes granted when the session started; a refresh mints tokens with these (or fewer).
+    pub scopes: Vec<String>,
 }
 
 impl Session {
@@ -44,7 +46,15 @@ impl Session {
             revoke_reason: None,
             user_agent: None,
             ip: None,
+            scopes: Vec::new(),
         }
+    }
+
+    /// The scopes granted at sign-in.
+    #[must_use]
+    pub fn with_scopes<S: Into<String>>(mut self, scopes: impl IntoIterator<Item = S>) -> Self {
+        self.scopes = scopes.into_iter().map(Into::into).collect();
+        self
     }
 
     /// Records where the session comes from, cut to the stored lengths.

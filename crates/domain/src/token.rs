@@ -4,6 +4,46 @@
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 
+/// The OIDC scope every Account API token needs (Logto answers 403 `auth.forbidden` without it).
+pub const OPENID_SCOPE: &str = "openid";
+
+/// The scopes a user token may carry, as Logto's `UserScope` (`packages/toolkit/core-kit/src/openid.ts`) plus
+/// `openid` and `offline_access`. Requested scopes outside this list are dropped, as OIDC providers do.
+pub const USER_SCOPES: [&str; 10] = [
+    OPENID_SCOPE,
+    "offline_access",
+    "profile",
+    "email",
+    "phone",
+    "address",
+    "custom_data",
+    "identities",
+    "roles",
+    "urn:logto:scope:sessions",
+];
+
+/// What a user token gets when the client asks for no scope: Logto's SDK defaults.
+pub const DEFAULT_USER_SCOPES: [&str; 3] = [OPENID_SCOPE, "offline_access", "profile"];
+
+/// The scopes granted for a space-separated `scope` request: the known user scopes among them, in request order
+/// without repeats, or [`DEFAULT_USER_SCOPES`] when the request names none. `openid` is always granted.
+pub fn grant_user_scopes(requested: Option<&str>) -> Vec<String> {
+    let mut granted: Vec<String> = Vec::new();
+    let requested = requested.unwrap_or_default().split(' ').filter(|scope| !scope.is_empty());
+    for scope in requested {
+        if USER_SCOPES.contains(&scope) && !granted.iter().any(|kept| kept == scope) {
+            granted.push(scope.to_owned());
+        }
+    }
+    if granted.is_empty() {
+        return DEFAULT_USER_SCOPES.iter().map(|scope| (*scope).to_owned()).collect();
+    }
+    if !granted.iter().any(|scope| scope == OPENID_SCOPE) {
+        granted.insert(0, OPENID_SCOPE.to_owned());
+    }
+    granted
+}
+
 /// Who the token speaks for.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Subject {
@@ -112,6 +152,15 @@ impl AccessClaims {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn granted_user_scopes_keep_known_ones_add_openid_and_default_when_none() {
+        assert_eq!(grant_user_scopes(None), DEFAULT_USER_SCOPES);
+        assert_eq!(grant_user_scopes(Some("  ")), DEFAULT_USER_SCOPES);
+        assert_eq!(grant_user_scopes(Some("email unknown email custom_data")), ["openid", "email", "custom_data"]);
+        assert_eq!(grant_user_scopes(Some("profile openid")), ["profile", "openid"]);
+        assert_eq!(grant_user_scopes(Some("admin")), DEFAULT_USER_SCOPES);
+    }
 
     fn user_claims() -> AccessClaims {
         AccessClaims::new(

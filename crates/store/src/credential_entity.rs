@@ -60,6 +60,8 @@ pub(crate) mod sessions {
         pub revoke_reason: Option<String>,
         pub user_agent: Option<String>,
         pub ip: Option<String>,
+        /// Space-separated, as OAuth writes scopes.
+        pub scopes: String,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

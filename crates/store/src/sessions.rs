@@ -182,6 +182,7 @@ fn active_model(session: &Session) -> sessions::ActiveModel {
         revoke_reason: Set(session.revoke_reason.map(|reason| reason.as_str().to_owned())),
         user_agent: Set(session.user_agent.clone()),
         ip: Set(session.ip.clone()),
+        scopes: Set(session.scopes.join(" ")),
     }
 }
 
@@ -202,6 +203,7 @@ fn from_row(row: sessions::Model) -> Result<Session, RepoError> {
         revoke_reason,
         user_agent: row.user_agent,
         ip: row.ip,
+        scopes: row.scopes.split(' ').filter(|scope| !scope.is_empty()).map(str::to_owned).collect(),
         id: row.id,
     })
 }
