@@ -1,36 +1,131 @@
-//! The Management API's one error type and its one mapping to HTTP: status and Logto code per variant.
+//! The Management API's one error type and its one mapping to HTTP: status and Logto code per variant. Causes
+//! (repository failures) are logged here and never sent.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
+use latchkey_auth::AuthError;
 use latchkey_auth::error_body::error_response;
+use latchkey_domain::ports::{Conflict, RepoError};
+use serde_json::{Value, json};
 
 use crate::policy::Denial;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
+    /// No usable bearer token: the token crate's own 401 (or 503 when revocation state is unreachable).
+    #[error(transparent)]
+    Unauthenticated(#[from] AuthError),
     #[error(transparent)]
     Denied(#[from] Denial),
+    /// The body is not valid JSON or does not have the expected shape. Carries the parser's description.
+    #[error("the request body is invalid: {0}")]
+    InvalidBody(String),
+    /// The body is well-formed but a value is not acceptable (Logto's `request.invalid_input`).
+    #[error("the request input is invalid: {0}")]
+    InvalidInput(&'static str),
+    #[error("the pagination parameters are invalid")]
+    InvalidPagination,
+    #[error("no application has this id")]
+    ApplicationNotFound,
+    #[error("no role has this id")]
+    RoleNotFound,
+    /// The application exists but has no secret, or no role, of that name.
+    #[error("the application has no such entry")]
+    EntryNotFound,
+    #[error("roles belong to MachineToMachine applications only")]
+    NotMachineToMachine,
+    #[error("only Traditional applications can be third-party")]
+    InvalidThirdPartyType,
+    #[error("the application already has a secret of this name")]
+    SecretNameInUse,
+    #[error(transparent)]
+    Repository(#[from] RepoError),
+    #[error("the Management API is not configured on this server")]
+    NotConfigured,
 }
 
 impl ApiError {
-    pub fn code(&self) -> &'static str {
+    /// Status, Logto code and message of each error: the one place they are decided.
+    fn wire(&self) -> (StatusCode, &'static str, &'static str) {
+        const UNAVAILABLE: &str = "The service is temporarily unavailable. Please try again later.";
         match self {
-            ApiError::Denied(Denial::WrongAudience) => "auth.unauthorized",
-            ApiError::Denied(Denial::MissingScope) => "auth.forbidden",
+            Self::Unauthenticated(error) => error.wire(),
+            Self::Denied(Denial::WrongAudience) => {
+                (StatusCode::UNAUTHORIZED, "auth.unauthorized", "Unauthorized. Please check credentials and its scope.")
+            }
+            Self::Denied(Denial::MissingScope) => (StatusCode::FORBIDDEN, "auth.forbidden", "Forbidden."),
+            Self::InvalidBody(_) => (StatusCode::BAD_REQUEST, "guard.invalid_input", "The request body is invalid."),
+            Self::InvalidInput(_) => (StatusCode::BAD_REQUEST, "request.invalid_input", "Input is invalid."),
+            Self::InvalidPagination => {
+                (StatusCode::BAD_REQUEST, "guard.invalid_pagination", "The request pagination value is invalid.")
+            }
+            Self::ApplicationNotFound => {
+                (StatusCode::NOT_FOUND, "entity.not_exists_with_id", "The application with this ID does not exist.")
+            }
+            Self::RoleNotFound => {
+                (StatusCode::NOT_FOUND, "entity.not_exists_with_id", "The role with this ID does not exist.")
+            }
+            Self::EntryNotFound | Self::Repository(RepoError::NotFound) => {
+                (StatusCode::NOT_FOUND, "entity.not_found", "The resource does not exist.")
+            }
+            Self::NotMachineToMachine => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "application.invalid_type",
+                "Only machine to machine applications can have associated roles.",
+            ),
+            Self::InvalidThirdPartyType => (
+                StatusCode::BAD_REQUEST,
+                "application.invalid_third_party_application_type",
+                "Only traditional web application can be marked as a third-party app.",
+            ),
+            Self::SecretNameInUse
+            | Self::Repository(RepoError::Conflict(
+                Conflict::Id | Conflict::Name | Conflict::Username | Conflict::Email | Conflict::Phone,
+            )) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "entity.unique_integrity_violation",
+                "The entity already exists. Please check the input and try again.",
+            ),
+            // Other requests kept changing the record while this one re-applied its change on fresh reads.
+            Self::Repository(RepoError::Conflict(Conflict::Version)) => (
+                StatusCode::CONFLICT,
+                "entity.concurrent_update",
+                "The entity was changed by another request at the same time. Please try again.",
+            ),
+            Self::Repository(RepoError::Unavailable(_)) | Self::NotConfigured => {
+                (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", UNAVAILABLE)
+            }
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.wire().1
+    }
+
+    fn data(&self) -> Option<Value> {
+        match self {
+            Self::Unauthenticated(AuthError::UnsupportedScheme) => Some(json!({ "supportedTypes": ["Bearer"] })),
+            Self::InvalidBody(details) => Some(json!({ "details": details })),
+            Self::InvalidInput(details) => Some(json!({ "details": details })),
+            _ => None,
         }
     }
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            ApiError::Denied(Denial::WrongAudience) => StatusCode::UNAUTHORIZED,
-            ApiError::Denied(Denial::MissingScope) => StatusCode::FORBIDDEN,
-        }
+        self.wire().0
     }
 
     fn error_response(&self) -> HttpResponse {
-        error_response(self.status_code(), self.code(), &self.to_string(), None)
+        let (status, code, message) = self.wire();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "management request failed");
+        }
+        if let Self::Unauthenticated(error) = self {
+            return error.error_response();
+        }
+        error_response(status, code, message, self.data())
     }
 }
 
@@ -39,13 +134,38 @@ mod tests {
     use super::*;
 
     #[test]
-    fn denials_map_to_logtos_statuses_and_codes() {
-        let wrong_audience = ApiError::from(Denial::WrongAudience);
-        assert_eq!(
-            (wrong_audience.status_code(), wrong_audience.code()),
-            (StatusCode::UNAUTHORIZED, "auth.unauthorized")
-        );
-        let missing_scope = ApiError::from(Denial::MissingScope);
-        assert_eq!((missing_scope.status_code(), missing_scope.code()), (StatusCode::FORBIDDEN, "auth.forbidden"));
+    fn every_error_maps_to_logtos_status_and_code() {
+        let cases = [
+            (ApiError::Unauthenticated(AuthError::MissingHeader), 401, "auth.authorization_header_missing"),
+            (ApiError::Denied(Denial::WrongAudience), 401, "auth.unauthorized"),
+            (ApiError::Denied(Denial::MissingScope), 403, "auth.forbidden"),
+            (ApiError::InvalidBody("expected `,`".to_owned()), 400, "guard.invalid_input"),
+            (ApiError::InvalidInput("in the past"), 400, "request.invalid_input"),
+            (ApiError::InvalidPagination, 400, "guard.invalid_pagination"),
+            (ApiError::ApplicationNotFound, 404, "entity.not_exists_with_id"),
+            (ApiError::RoleNotFound, 404, "entity.not_exists_with_id"),
+            (ApiError::EntryNotFound, 404, "entity.not_found"),
+            (ApiError::Repository(RepoError::NotFound), 404, "entity.not_found"),
+            (ApiError::NotMachineToMachine, 422, "application.invalid_type"),
+            (ApiError::InvalidThirdPartyType, 400, "application.invalid_third_party_application_type"),
+            (ApiError::SecretNameInUse, 422, "entity.unique_integrity_violation"),
+            (ApiError::Repository(RepoError::Conflict(Conflict::Id)), 422, "entity.unique_integrity_violation"),
+            (ApiError::Repository(RepoError::Conflict(Conflict::Version)), 409, "entity.concurrent_update"),
+            (ApiError::Repository(RepoError::Unavailable("down".to_owned())), 503, "service_unavailable"),
+            (ApiError::NotConfigured, 503, "service_unavailable"),
+        ];
+        for (error, status, code) in cases {
+            assert_eq!((error.status_code().as_u16(), error.code()), (status, code), "{error:?}");
+            assert_eq!(error.error_response().status().as_u16(), status, "{error:?}");
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_server_error_body_says_nothing_internal() {
+        let response = ApiError::Repository(RepoError::Unavailable("password=hunter2".to_owned())).error_response();
+        let body = actix_web::body::to_bytes(response.into_body()).await.unwrap();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(!body.contains("hunter2"), "{body}");
+        assert!(body.contains("service_unavailable"), "{body}");
     }
 }

@@ -17,6 +17,9 @@ pub enum ManagementAction {
     ReadUsers,
     WriteUsers,
     ManageAccountCenter,
+    ReadApplications,
+    /// Creating, changing and deleting applications, their secrets and their roles.
+    WriteApplications,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -56,15 +59,21 @@ pub fn decide(caller: &Caller, action: ManagementAction) -> Result<Authorized, D
 mod tests {
     use super::*;
 
+    const ALL_ACTIONS: [ManagementAction; 5] = [
+        ManagementAction::ReadUsers,
+        ManagementAction::WriteUsers,
+        ManagementAction::ManageAccountCenter,
+        ManagementAction::ReadApplications,
+        ManagementAction::WriteApplications,
+    ];
+
     fn caller(management_audience: bool, scopes: &[&str]) -> Caller {
         Caller { management_audience, scopes: scopes.iter().map(|scope| (*scope).to_owned()).collect() }
     }
 
     #[test]
     fn every_action_needs_the_management_audience_and_scope_all() {
-        let actions =
-            [ManagementAction::ReadUsers, ManagementAction::WriteUsers, ManagementAction::ManageAccountCenter];
-        for action in actions {
+        for action in ALL_ACTIONS {
             assert_eq!(decide(&caller(true, &["all"]), action).map(|a| a.action()), Ok(action));
             assert_eq!(decide(&caller(false, &["all"]), action), Err(Denial::WrongAudience));
             assert_eq!(decide(&caller(true, &[]), action), Err(Denial::MissingScope));
