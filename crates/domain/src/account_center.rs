@@ -1,7 +1,12 @@
 //! Account-center settings: whether the Account API is on at all, and per field whether end users may not see it
 //! (`Off`), see it (`ReadOnly`) or change it (`Edit`). Shape and defaults as Logto's `account_centers` row.
 
+use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+use crate::ports::RepoError;
+use crate::user::Version;
 
 /// Access to one field of the account through the Account API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -105,6 +110,30 @@ impl AccountCenterSettings {
         };
         configured.unwrap_or_default()
     }
+}
+
+/// The settings and their version, for optimistic concurrency on updates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionedSettings {
+    pub settings: AccountCenterSettings,
+    /// [`Version::INITIAL`] for the never-saved defaults.
+    pub version: Version,
+}
+
+/// The one account-center row of the deployment.
+#[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
+#[async_trait]
+pub trait AccountCenterRepository: Send + Sync {
+    /// The stored settings, or Logto's defaults (disabled, no fields) when none were ever saved.
+    async fn get(&self) -> Result<VersionedSettings, RepoError>;
+    /// Saves `settings` if the stored version is still `expected` and returns the new version; `Conflict(Version)`
+    /// when someone saved in between.
+    async fn save(
+        &self,
+        settings: &AccountCenterSettings,
+        expected: Version,
+        now: Timestamp,
+    ) -> Result<Version, RepoError>;
 }
 
 #[cfg(test)]
