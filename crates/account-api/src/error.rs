@@ -4,12 +4,47 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use latchkey_auth::error_body::error_response;
 
-use crate::policy::Denial;
+use latchkey_domain::ports::RepoError;
+
+use crate::policy::{CallerDenial, Denial};
+use latchkey_auth::IssueError;
+use latchkey_domain::service::{MfaChallenge, SignInError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error(transparent)]
     Denied(#[from] Denial),
+    #[error(transparent)]
+    Caller(#[from] CallerDenial),
+    /// The token's user was deleted after the token was verified.
+    #[error("the user no longer exists")]
+    UserGone,
+    /// Storage failed; the cause is logged, never sent.
+    #[error("storage failed: {0}")]
+    Store(RepoError),
+    /// A sign-in step was refused (`crate::sign_in`).
+    #[error(transparent)]
+    SignIn(#[from] SignInError),
+    /// The password was right and a second factor is needed: the answer carries the challenge.
+    #[error("MFA verification is required to sign in.")]
+    MfaRequired(MfaChallenge),
+    /// Email/phone code sign-in needs a message connector, which is not there yet.
+    #[error("No email or SMS connector is configured for sign-in codes.")]
+    CodeSignInUnavailable,
+    #[error("invalid sign-in request: {0}")]
+    InvalidSignInRequest(&'static str),
+    /// Starting the session or minting its tokens failed.
+    #[error("issuing tokens failed: {0}")]
+    Tokens(#[from] IssueError),
+}
+
+impl From<RepoError> for ApiError {
+    fn from(error: RepoError) -> Self {
+        match error {
+            RepoError::NotFound => ApiError::UserGone,
+            other => ApiError::Store(other),
+        }
+    }
 }
 
 impl ApiError {
@@ -19,6 +54,41 @@ impl ApiError {
             ApiError::Denied(Denial::AccountCenterDisabled) => "account_center.not_enabled",
             ApiError::Denied(Denial::FieldNotEnabled(_)) => "account_center.field_not_enabled",
             ApiError::Denied(Denial::FieldNotEditable(_)) => "account_center.field_not_editable",
+            ApiError::Caller(CallerDenial::NotAnAccountToken) | ApiError::UserGone => "auth.unauthorized",
+            ApiError::Caller(CallerDenial::MissingOpenidScope) => "auth.forbidden",
+            ApiError::Store(_) => "service_unavailable",
+            ApiError::SignIn(SignInError::UnknownClient) => "oidc.invalid_client",
+            ApiError::SignIn(SignInError::ThirdPartyClient) => "auth.third_party_application_forbidden",
+            ApiError::SignIn(SignInError::ClientCannotSignIn) => "oidc.unauthorized_client",
+            // A user deleted between the password check and the session: as if unknown.
+            ApiError::SignIn(SignInError::InvalidCredentials) | ApiError::Tokens(IssueError::UnknownUser) => {
+                "session.invalid_credentials"
+            }
+            ApiError::SignIn(SignInError::Blocked { .. }) => "session.verification_blocked_too_many_attempts",
+            ApiError::SignIn(SignInError::Suspended) => "user.suspended",
+            ApiError::SignIn(SignInError::MfaChallengeNotFound) => "session.mfa.pending_info_not_found",
+            ApiError::SignIn(SignInError::InvalidTotpCode) => "session.mfa.invalid_totp_code",
+            ApiError::SignIn(SignInError::InvalidBackupCode) => "session.mfa.invalid_backup_code",
+            ApiError::SignIn(SignInError::FactorNotEnabled) => "session.mfa.mfa_factor_not_enabled",
+            ApiError::SignIn(SignInError::Storage(_)) => "service_unavailable",
+            ApiError::MfaRequired(_) => "session.mfa.require_mfa_verification",
+            ApiError::CodeSignInUnavailable => "connector.not_found",
+            ApiError::InvalidSignInRequest(_) => "guard.invalid_input",
+            ApiError::Tokens(_) => "unexpected_error",
+        }
+    }
+}
+
+impl ApiError {
+    /// Logto's `data` of the error body, where it has one.
+    fn data(&self) -> Option<serde_json::Value> {
+        match self {
+            ApiError::MfaRequired(challenge) => Some(serde_json::json!({
+                "availableFactors": challenge.available_factors,
+                "mfaToken": challenge.token.expose(),
+                "expiresAt": challenge.expires_at.as_millis(),
+            })),
+            _ => None,
         }
     }
 }
@@ -28,11 +98,51 @@ impl ResponseError for ApiError {
         match self {
             // Logto answers these account-center gates with 400.
             ApiError::Denied(_) => StatusCode::BAD_REQUEST,
+            ApiError::Caller(CallerDenial::NotAnAccountToken) | ApiError::UserGone => StatusCode::UNAUTHORIZED,
+            ApiError::Caller(CallerDenial::MissingOpenidScope) => StatusCode::FORBIDDEN,
+            ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::SignIn(SignInError::UnknownClient | SignInError::Suspended) => StatusCode::UNAUTHORIZED,
+            ApiError::SignIn(SignInError::ThirdPartyClient) | ApiError::MfaRequired(_) => StatusCode::FORBIDDEN,
+            ApiError::SignIn(SignInError::InvalidCredentials) | ApiError::Tokens(IssueError::UnknownUser) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::SignIn(
+                SignInError::ClientCannotSignIn
+                | SignInError::Blocked { .. }
+                | SignInError::MfaChallengeNotFound
+                | SignInError::InvalidTotpCode
+                | SignInError::InvalidBackupCode
+                | SignInError::FactorNotEnabled,
+            )
+            | ApiError::InvalidSignInRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::SignIn(SignInError::Storage(_)) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::CodeSignInUnavailable => StatusCode::NOT_IMPLEMENTED,
+            ApiError::Tokens(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        error_response(self.status_code(), self.code(), &self.to_string(), None)
+        let message = match self {
+            ApiError::Store(cause) => {
+                tracing::error!(%cause, "account API storage failed");
+                "The service is temporarily unavailable. Please try again later.".to_owned()
+            }
+            ApiError::Tokens(IssueError::UnknownUser) => SignInError::InvalidCredentials.to_string(),
+            ApiError::SignIn(SignInError::Storage(_)) | ApiError::Tokens(_) => {
+                tracing::error!(error = %self, "sign-in failed");
+                "An unexpected error occurred. Please try again later.".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let mut response = error_response(self.status_code(), self.code(), &message, self.data());
+        if let ApiError::MfaRequired(_) = self {
+            // The body carries the challenge token.
+            response.headers_mut().insert(
+                actix_web::http::header::CACHE_CONTROL,
+                actix_web::http::header::HeaderValue::from_static("no-store"),
+            );
+        }
+        response
     }
 }
 

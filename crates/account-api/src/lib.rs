@@ -8,9 +8,16 @@
 //! `latchkey-store`, the migrations or the Management API crate.
 
 pub mod error;
+pub mod my_account;
 pub mod policy;
+pub mod sign_in;
 
-use actix_web::web::ServiceConfig;
+use actix_web::web::{self, ServiceConfig};
 
-/// Registers the Account API routes. Routes arrive with the Account API issue; the policy they will call is here.
-pub fn configure(_config: &mut ServiceConfig) {}
+/// Registers the Account API routes. Handlers need `web::Data<Arc<dyn UserRepository>>` and
+/// `web::Data<Arc<dyn AccountCenterRepository>>` (see [`my_account::Users`]) and a `TokenVerifier`.
+pub fn configure(config: &mut ServiceConfig) {
+    config.service(web::resource("/api/my-account").route(web::get().to(my_account::get_my_account)));
+    // The sign-in API needs `web::Data<sign_in::SignInApi>`.
+    sign_in::configure(config);
+}

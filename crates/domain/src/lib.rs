@@ -22,6 +22,7 @@ pub mod secret_box;
 pub mod secrets;
 pub mod service;
 pub mod session;
+pub mod sign_in;
 pub mod subject_token;
 pub mod token;
 pub mod user;

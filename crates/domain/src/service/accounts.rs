@@ -230,6 +230,16 @@ impl AccountService {
         .await
     }
 
+    /// Records a completed sign-in (`lastSignInAt`).
+    pub async fn record_sign_in(&self, user: User) -> Result<User, AccountError> {
+        let now = self.ports.clock.now();
+        self.update_with_retry(user, |user| {
+            user.last_sign_in_at = Some(now);
+            Ok(())
+        })
+        .await
+    }
+
     /// Checks a TOTP code for the user's bound factor and records its step (replay guard).
     pub async fn verify_totp(&self, user_id: &UserId, code: &str) -> Result<User, AccountError> {
         self.use_factor(user_id, MfaFactorType::Totp, |kind, now, secrets| match kind {

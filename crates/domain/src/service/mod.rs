@@ -2,5 +2,9 @@
 //! and unit tests (with mockall mocks) compose them the same way.
 
 mod accounts;
+mod sign_in;
 
 pub use accounts::{AccountError, AccountService, NewPassword, NewUser, Ports, TotpEnrolment};
+pub use sign_in::{
+    MfaAnswer, MfaChallenge, PasswordSignIn, SignInError, SignInOutcome, SignInPorts, SignInService, SignedIn,
+};
