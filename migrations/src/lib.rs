@@ -12,6 +12,9 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261125_000001_create_users;
 mod m20261126_000001_create_credentials;
+mod m20261126_000002_session_scopes;
+mod m20261126_000003_create_account_center;
+mod m20261126_000004_create_sign_in;
 
 /// Every migration of Latchkey, oldest first.
 #[derive(Debug)]
@@ -23,6 +26,9 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261125_000001_create_users::Migration),
             Box::new(m20261126_000001_create_credentials::Migration),
+            Box::new(m20261126_000002_session_scopes::Migration),
+            Box::new(m20261126_000003_create_account_center::Migration),
+            Box::new(m20261126_000004_create_sign_in::Migration),
         ]
     }
 }

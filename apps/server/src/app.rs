@@ -12,12 +12,19 @@ use actix_web::middleware::from_fn;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{App, HttpResponse, HttpServer};
 use biscuit_auth::KeyPair;
+use latchkey_account_api::sign_in::SignInApi;
+use latchkey_auth::oidc::{TokenEndpoint, TokenEndpointPorts};
 use latchkey_auth::revocation::PortsRevocationCheck;
-use latchkey_auth::{KeyRing, KeyRingError, TokenVerifier};
+use latchkey_auth::{KeyRing, KeyRingError, SessionTokens, TokenLifetimes, TokenVerifier};
+use latchkey_domain::UserRepository;
+use latchkey_domain::account_center::AccountCenterRepository;
 use latchkey_domain::password::{BlockingPoolHasher, PasswordHasher};
 use latchkey_domain::secret_box::{self, SecretBox};
 use latchkey_domain::secrets::OpaqueSecret;
-use latchkey_domain::{Clock, SystemClock};
+use latchkey_domain::service::{AccountService, Ports, SignInPorts, SignInService};
+use latchkey_domain::sign_in::{MfaSettings, SentinelPolicy};
+use latchkey_domain::{Clock, RandomIds, SystemClock};
+use latchkey_management_api::{ApplicationsDeps, ManagementConfig};
 use latchkey_store::{Store, StoreError};
 use thiserror::Error;
 use url::Url;
@@ -26,6 +33,7 @@ use crate::bootstrap::{self, BootstrapError, Credentials};
 use crate::data_dir::{DataDir, DataDirError, SigningKeys};
 use crate::settings::{Settings, SettingsError};
 use crate::telemetry::{self, TelemetryError};
+use crate::{cors, fallback};
 
 /// A server that is bound and ready to run.
 pub struct Application {
@@ -97,13 +105,33 @@ impl Application {
         // After binding, so that a start that fails for its address has not printed a secret nobody will use.
         bootstrap_management_app(settings, &state.store).await?;
         let verifier = web::Data::new(token_verifier(&state));
+        let session_tokens = session_tokens(&state);
+        let token_endpoint = web::Data::new(token_endpoint(&state, Arc::clone(&session_tokens)));
+        let sign_in = web::Data::new(sign_in_api(&state, session_tokens));
+        let users: web::Data<Arc<dyn UserRepository>> = web::Data::new(Arc::new(state.store.users()));
+        let account_center: web::Data<Arc<dyn AccountCenterRepository>> =
+            web::Data::new(Arc::new(state.store.account_center()));
+        let management_config = web::Data::new(ManagementConfig::new(state.endpoint.as_str()));
+        let applications = web::Data::new(applications_deps(&state));
         let data = web::Data::new(state);
+        let cors_origins = settings.cors_allowed_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
+                // Innermost first: CORS headers go on every answer, error answers then get a JSON body if they
+                // lack one (a refused preflight included), and the log sees the final status.
+                .wrap(cors::middleware(&cors_origins))
+                .wrap(fallback::json_error_bodies())
                 .wrap(from_fn(telemetry::log_request))
                 .app_data(data.clone())
                 .app_data(verifier.clone())
+                .app_data(token_endpoint.clone())
+                .app_data(sign_in.clone())
+                .app_data(users.clone())
+                .app_data(account_center.clone())
+                .app_data(management_config.clone())
+                .app_data(applications.clone())
                 .configure(routes)
+                .default_service(web::to(fallback::not_found))
         })
         .listen(listener)
         .map_err(|source| StartupError::Bind { address, source })?
@@ -239,6 +267,8 @@ fn routes(config: &mut ServiceConfig) {
     // methods get 405 rather than 404.
     config.service(web::resource("/api/status").route(web::get().to(status)));
     config.service(web::resource("/oidc/jwks").route(web::get().to(jwks)));
+    config.service(web::resource("/oidc/token").route(web::post().to(latchkey_auth::oidc::token)));
+    config.service(web::resource("/oidc/token/revocation").route(web::post().to(latchkey_auth::oidc::revoke)));
     latchkey_account_api::configure(config);
     latchkey_management_api::configure(config);
 }
@@ -257,17 +287,84 @@ fn key_ring(signing_keys: &SigningKeys) -> Result<KeyRing, KeyRingError> {
     KeyRing::new(pairs)?.signing_with(active)
 }
 
-/// Verifies bearer tokens for the API crates' `Principal` extractor, with revocation read from the database on
-/// every request.
-fn token_verifier(state: &AppState) -> TokenVerifier {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let revocation = PortsRevocationCheck {
+/// The revocation state read from the database on every request (no cache, so no staleness).
+fn revocation_check(state: &AppState) -> Arc<PortsRevocationCheck> {
+    Arc::new(PortsRevocationCheck {
         token_state: Arc::new(state.store.token_state()),
         users: Arc::new(state.store.users()),
         applications: Arc::new(state.store.applications()),
-        clock: Arc::clone(&clock),
+        clock: Arc::new(SystemClock),
+    })
+}
+
+/// Verifies bearer tokens for the API crates' `Principal` extractor.
+fn token_verifier(state: &AppState) -> TokenVerifier {
+    TokenVerifier::new(Arc::clone(&state.key_ring), Arc::new(SystemClock), revocation_check(state))
+}
+
+/// User sessions and their tokens, shared by the sign-in API and the token endpoint.
+fn session_tokens(state: &AppState) -> Arc<SessionTokens> {
+    Arc::new(SessionTokens::new(
+        Arc::new(state.store.sessions()),
+        Arc::new(state.store.token_state()),
+        Arc::clone(&state.key_ring),
+        Arc::new(SystemClock),
+        Arc::new(RandomIds),
+        TokenLifetimes::default(),
+    ))
+}
+
+/// The token and revocation endpoints: Management API tokens by client credentials, user tokens by refresh and
+/// token exchange (sessions in the store), all signed by the key ring.
+fn token_endpoint(state: &AppState, session_tokens: Arc<SessionTokens>) -> TokenEndpoint {
+    let ports = TokenEndpointPorts {
+        applications: Arc::new(state.store.applications()),
+        users: Arc::new(state.store.users()),
+        sessions: Arc::new(state.store.sessions()),
+        subject_tokens: Arc::new(state.store.subject_tokens()),
+        personal_access_tokens: Arc::new(state.store.personal_access_tokens()),
+        // Actor tokens are checked as bearer tokens are: a revoked actor cannot impersonate.
+        revocation: revocation_check(state),
+        session_tokens,
+        keys: Arc::clone(&state.key_ring),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
     };
-    TokenVerifier::new(Arc::clone(&state.key_ring), clock, Arc::new(revocation))
+    TokenEndpoint::new(ports, state.endpoint.as_str())
+}
+
+/// The sign-in API: the domain's sign-in use cases on the store (sentinel and pending MFA challenges in the
+/// database, so every instance shares them), and sessions started by the token crate.
+fn sign_in_api(state: &AppState, session_tokens: Arc<SessionTokens>) -> SignInApi {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let accounts = AccountService::new(Ports {
+        users: Arc::new(state.store.users()),
+        hasher: Arc::clone(&state.password_hasher),
+        clock: Arc::clone(&clock),
+        ids: Arc::new(RandomIds),
+        secrets: Arc::clone(&state.secret_box),
+    });
+    let ports = SignInPorts {
+        accounts,
+        applications: Arc::new(state.store.applications()),
+        sentinel: Arc::new(state.store.sentinel()),
+        pending_mfa: Arc::new(state.store.pending_mfa()),
+        clock,
+    };
+    SignInApi {
+        service: SignInService::new(ports, SentinelPolicy::default(), MfaSettings::default()),
+        tokens: session_tokens,
+        sessions: Arc::new(state.store.sessions()),
+    }
+}
+
+/// The Management API's application routes: the store's repository, the system clock, random ids.
+fn applications_deps(state: &AppState) -> ApplicationsDeps {
+    ApplicationsDeps {
+        repository: Arc::new(state.store.applications()),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+    }
 }
 
 /// Liveness for load balancers and for tests waiting on start-up: 204, no body.

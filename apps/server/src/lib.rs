@@ -9,7 +9,9 @@
 
 pub mod app;
 pub mod bootstrap;
+pub mod cors;
 pub mod data_dir;
+pub mod fallback;
 pub mod settings;
 pub mod telemetry;
 

@@ -46,6 +46,9 @@ pub struct Settings {
     pub bootstrap_client_id: Option<String>,
     /// Client secret of the bootstrap app (with the id).
     pub bootstrap_client_secret: Option<BootstrapSecret>,
+    /// Origins (`https://app.example.com`) whose browser front ends may call the API cross-origin; empty allows
+    /// none. A list in TOML, comma-separated in the environment.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 /// How log lines are written.
@@ -100,6 +103,9 @@ const TEXT_KEYS: &[&str] = &[
     "bootstrap_client_secret",
 ];
 
+/// Keys whose environment values are comma-separated lists of strings.
+const LIST_KEYS: &[&str] = &["cors_allowed_origins"];
+
 impl Settings {
     /// Layers defaults, the TOML file at `config_file` (which must exist when given) and the environment, then
     /// validates the result.
@@ -121,7 +127,10 @@ impl Settings {
             figment = figment.merge(Toml::file_exact(path));
         }
         // Only our keys: other LATCHKEY_* variables (test helpers, settings of other tools) are not errors.
-        Ok(figment.merge(Env::prefixed(ENV_PREFIX).only(NUMERIC_KEYS)).merge(VerbatimEnv { keys: TEXT_KEYS }))
+        Ok(figment
+            .merge(Env::prefixed(ENV_PREFIX).only(NUMERIC_KEYS))
+            .merge(VerbatimEnv { keys: TEXT_KEYS })
+            .merge(ListEnv { keys: LIST_KEYS }))
     }
 
     /// The database URL to connect to: the configured one, or the SQLite file `latchkey.db` in the data dir.
@@ -152,6 +161,14 @@ impl Settings {
         if let Err(error) = EnvFilter::try_new(&self.log) {
             return Err(("log", format!("`{}` is not a valid log filter: {error}", self.log)));
         }
+        if let Some(origin) = self.cors_allowed_origins.iter().find(|origin| !is_serialized_origin(origin)) {
+            return Err((
+                "cors_allowed_origins",
+                format!(
+                    "`{origin}` is not an origin; write scheme, host and port only, like `https://app.example.com`"
+                ),
+            ));
+        }
         match (&self.bootstrap_client_id, &self.bootstrap_client_secret) {
             (Some(_), None) => {
                 Err(("bootstrap_client_secret", "is required when bootstrap_client_id is set".to_owned()))
@@ -177,6 +194,7 @@ impl Default for Settings {
             shutdown_timeout_secs: 30,
             bootstrap_client_id: None,
             bootstrap_client_secret: None,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -194,6 +212,7 @@ impl fmt::Debug for Settings {
             .field("shutdown_timeout_secs", &self.shutdown_timeout_secs)
             .field("bootstrap_client_id", &self.bootstrap_client_id)
             .field("bootstrap_client_secret", &self.bootstrap_client_secret)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
             .finish()
     }
 }
@@ -215,6 +234,39 @@ impl Provider for VerbatimEnv {
             .map(|(key, value)| (key.as_str().to_owned(), Value::from(value)))
             .collect();
         Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// `LATCHKEY_*` variables as lists: `https://a.example, https://b.example` becomes two strings; blanks are dropped.
+struct ListEnv {
+    keys: &'static [&'static str],
+}
+
+impl Provider for ListEnv {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(format!("`{ENV_PREFIX}` environment variable(s)"))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let dict: Dict = Env::prefixed(ENV_PREFIX)
+            .only(self.keys)
+            .iter()
+            .map(|(key, value)| {
+                let items: Vec<String> =
+                    value.split(',').map(str::trim).filter(|item| !item.is_empty()).map(str::to_owned).collect();
+                (key.as_str().to_owned(), Value::from(items))
+            })
+            .collect();
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// Whether `origin` is written exactly as browsers send the `Origin` header (scheme, host, port if not the
+/// default; no path, not even `/`): the CORS allow-list compares byte for byte, so anything else never matches.
+fn is_serialized_origin(origin: &str) -> bool {
+    match Url::parse(origin) {
+        Ok(url) => matches!(url.scheme(), "http" | "https") && url.origin().ascii_serialization() == origin,
+        Err(_) => false,
     }
 }
 
@@ -307,6 +359,7 @@ mod tests {
             assert_eq!(settings.log, "info");
             assert_eq!(settings.shutdown_timeout_secs, 30);
             assert!(settings.bootstrap_client_id.is_none());
+            assert!(settings.cors_allowed_origins.is_empty());
             Ok(())
         });
     }
@@ -353,6 +406,37 @@ mod tests {
             assert_eq!(settings.bootstrap_client_secret.as_ref().map(BootstrapSecret::expose), Some("0123"));
             Ok(())
         });
+    }
+
+    #[test]
+    fn cors_origins_come_comma_separated_from_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_CORS_ALLOWED_ORIGINS", "https://app.example.com, http://localhost:5173,");
+            let settings = load_in(jail, None).expect("valid settings");
+            assert_eq!(settings.cors_allowed_origins, ["https://app.example.com", "http://localhost:5173"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn cors_origins_come_as_a_list_from_the_config_file() {
+        Jail::expect_with(|jail| {
+            let settings = load_in(jail, Some("cors_allowed_origins = [\"https://app.example.com:8443\"]\n"))
+                .expect("valid settings");
+            assert_eq!(settings.cors_allowed_origins, ["https://app.example.com:8443"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_cors_origin_with_a_path_or_a_wildcard_is_refused() {
+        for origin in ["https://app.example.com/", "https://app.example.com/app", "*", "app.example.com"] {
+            Jail::expect_with(|jail| {
+                jail.set_env("LATCHKEY_CORS_ALLOWED_ORIGINS", origin);
+                assert_eq!(invalid_key(load_in(jail, None)), "LATCHKEY_CORS_ALLOWED_ORIGINS", "{origin}");
+                Ok(())
+            });
+        }
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! Latchkey's storage on sea-orm: the connection to SQLite (the embedded default) or PostgreSQL (production), the
 //! crate-private sea-orm entities, the conversions between rows and domain types, and the implementations of the
 //! domain's ports: [`SeaUserRepository`] (`UserRepository`), and for the credentials of the tokens layer the
-//! applications, sessions and refresh tokens, personal access tokens, subject tokens and the token-state query
+//! account-center settings, the applications, sessions and refresh tokens, personal access tokens, subject tokens and the token-state query
 //! that revocation checks run on every request. Credential secrets are stored only as SHA-256 hashes.
 //!
 //! **Architecture invariants:**
@@ -16,6 +16,7 @@
 //! - It knows nothing of HTTP, tokens or the API crates, reads no configuration or environment, and never logs a
 //!   row (rows hold password digests and sealed MFA secrets).
 
+mod account_center;
 mod applications;
 mod convert;
 mod credential_entity;
@@ -24,6 +25,7 @@ mod entity;
 mod personal_access_tokens;
 mod search;
 mod sessions;
+mod sign_in;
 mod subject_tokens;
 mod token_state;
 mod users;
@@ -34,9 +36,11 @@ use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection};
 use thiserror::Error;
 
+pub use account_center::SeaAccountCenterRepository;
 pub use applications::SeaApplicationRepository;
 pub use personal_access_tokens::SeaPersonalAccessTokenRepository;
 pub use sessions::SeaSessionRepository;
+pub use sign_in::{SeaPendingMfaRepository, SeaSentinelRepository};
 pub use subject_tokens::SeaSubjectTokenRepository;
 pub use token_state::SeaTokenStateRepository;
 pub use users::SeaUserRepository;
@@ -113,6 +117,11 @@ impl Store {
         SeaUserRepository::new(self.connection.clone())
     }
 
+    /// The domain's `AccountCenterRepository` (the account-center settings) on this pool.
+    pub fn account_center(&self) -> SeaAccountCenterRepository {
+        SeaAccountCenterRepository::new(self.connection.clone())
+    }
+
     /// The domain's `ApplicationRepository` on this pool.
     pub fn applications(&self) -> SeaApplicationRepository {
         SeaApplicationRepository::new(self.connection.clone())
@@ -136,6 +145,16 @@ impl Store {
     /// The domain's `TokenStateRepository` (revocation state for the token verifier) on this pool.
     pub fn token_state(&self) -> SeaTokenStateRepository {
         SeaTokenStateRepository::new(self.connection.clone())
+    }
+
+    /// The domain's `SentinelRepository` (failed sign-in checks per identifier) on this pool.
+    pub fn sentinel(&self) -> SeaSentinelRepository {
+        SeaSentinelRepository::new(self.connection.clone())
+    }
+
+    /// The domain's `PendingMfaRepository` (sign-ins waiting for a second factor) on this pool.
+    pub fn pending_mfa(&self) -> SeaPendingMfaRepository {
+        SeaPendingMfaRepository::new(self.connection.clone())
     }
 }
 

@@ -2,8 +2,18 @@
 //! and database per test (SQLite always; PostgreSQL too when `LATCHKEY_TEST_DATABASE_URL` is set), and the real
 //! `latchkey` binary for what only a process shows (exit codes, stderr, signals).
 
+mod applications;
 mod binary;
 mod bootstrap;
+mod cors;
+mod fallback;
+mod harness;
 mod helpers;
 mod jwks;
+mod my_account;
+mod refresh;
+mod revocation;
+mod sign_in;
 mod status;
+mod token;
+mod token_exchange;
