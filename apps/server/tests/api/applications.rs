@@ -1,73 +1,47 @@
 //! `/api/applications` on every backend under test: the Management API guard, Logto's application shape, secrets
 //! shown once and never listed, the Management API role, pagination and Logto's error codes.
 
-use biscuit_auth::KeyPair;
-use latchkey_auth::{KeyRing, attenuate, mint};
+use latchkey_auth::{attenuate, mint};
 use latchkey_domain::application::ApplicationRepository;
 use latchkey_domain::token::{AccessClaims, Audience, Subject};
 use latchkey_domain::{Clock, SystemClock};
-use latchkey_server::bootstrap;
-use latchkey_server::data_dir::DataDir;
-use latchkey_store::Store;
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
-use crate::helpers::{TestDatabase, postgres_server_url, test_settings};
+use crate::harness::TokenApp;
 
 /// `<endpoint>/api` for the test settings' default endpoint.
 const MANAGEMENT_API: &str = "http://127.0.0.1:3001/api";
 const ROLE_ID: &str = "management-api-access";
 
-/// A running server, a store on its database, and a management token from `/oidc/token`.
+/// The shared harness (a running server plus a store on its database) and a management token from `/oidc/token`.
 struct ManagedApp {
-    backend: &'static str,
-    address: String,
-    client: reqwest::Client,
-    store: Store,
-    data_dir: TempDir,
+    app: TokenApp,
     client_id: String,
     client_secret: String,
     token: String,
-    _database: Option<TestDatabase>,
+}
+
+impl std::ops::Deref for ManagedApp {
+    type Target = TokenApp;
+
+    fn deref(&self) -> &TokenApp {
+        &self.app
+    }
 }
 
 impl ManagedApp {
     /// One per backend: SQLite, plus PostgreSQL when `LATCHKEY_TEST_DATABASE_URL` is set.
     async fn all() -> Vec<ManagedApp> {
-        let mut apps = vec![Self::start(None).await];
-        if let Some(server_url) = postgres_server_url() {
-            apps.push(Self::start(Some(TestDatabase::create(&server_url).await)).await);
+        let mut apps = Vec::new();
+        for app in TokenApp::all().await {
+            let (client_id, client_secret) = app.management_app().await;
+            let token = management_token(&app.client, &app.address, &client_id, &client_secret)
+                .await
+                .expect("the management app gets a token");
+            apps.push(ManagedApp { app, client_id, client_secret, token });
         }
         apps
-    }
-
-    async fn start(database: Option<TestDatabase>) -> ManagedApp {
-        let data_dir = TempDir::new().unwrap();
-        let settings = test_settings(data_dir.path(), database.as_ref().map(|database| database.url.clone()));
-        let application = latchkey_server::Application::build(&settings).await.expect("building the application");
-        let address = format!("http://127.0.0.1:{}", application.port());
-        tokio::spawn(application.run_until_stopped());
-        let store = Store::connect(&settings.database_url()).await.expect("connecting to the test database");
-        let credentials = bootstrap::create_management_app(&store.applications(), "tests", SystemClock.now())
-            .await
-            .expect("creating a management app");
-        let client = reqwest::Client::new();
-        let (client_id, client_secret) = (credentials.client_id, credentials.client_secret.expose().to_owned());
-        let token = management_token(&client, &address, &client_id, &client_secret)
-            .await
-            .expect("the management app gets a token");
-        ManagedApp {
-            backend: if database.is_some() { "postgres" } else { "sqlite" },
-            address,
-            client,
-            store,
-            data_dir,
-            client_id,
-            client_secret,
-            token,
-            _database: database,
-        }
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {
@@ -91,9 +65,7 @@ impl ManagedApp {
 
     /// A token signed with the server's keys for `claims`, as a client of another kind would hold.
     fn token_for(&self, audience: Audience, scopes: &[&str]) -> String {
-        let signing = DataDir::prepare(self.data_dir.path()).unwrap().load_or_create_keys().unwrap().signing;
-        let pairs = signing.all().iter().map(|key| (key.kid().to_owned(), KeyPair::from(&key.key_pair().private())));
-        let keys = KeyRing::new(pairs).unwrap();
+        let keys = self.key_ring();
         let now = SystemClock.now();
         let claims = AccessClaims::new(
             Subject::Application(self.client_id.clone()),

@@ -83,6 +83,11 @@ impl TokenApp {
         }
     }
 
+    /// The server's data directory (key files, SQLite database).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data_dir.path()
+    }
+
     /// `<endpoint>/api` for the test settings' default endpoint.
     pub fn management_api(&self) -> &'static str {
         "http://127.0.0.1:3001/api"

@@ -5,9 +5,8 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use biscuit_auth::KeyPair;
 use biscuit_auth::{Algorithm, Biscuit, PublicKey};
-use latchkey_auth::{KeyRing, Operation, RequestFacts, root_key_id};
+use latchkey_auth::{Operation, RequestFacts, root_key_id};
 use latchkey_domain::application::{Application, ApplicationRepository, ApplicationType};
 use latchkey_domain::identifiers::Username;
 use latchkey_domain::mfa::{self, MfaFactorType};
@@ -19,55 +18,33 @@ use latchkey_domain::sign_in::{IdentifierKind, SentinelFailure, SentinelReposito
 use latchkey_domain::token::{AccessClaims, Audience, Subject};
 use latchkey_domain::{Clock, IdGenerator, RandomIds, SystemClock, UserId};
 use latchkey_server::data_dir::DataDir;
-use latchkey_store::Store;
 use reqwest::Response;
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
-use crate::helpers::{TestDatabase, postgres_server_url, test_settings};
+use crate::harness::TokenApp;
 
 const PASSWORD: &str = "correct horse battery staple";
 
-/// A running server plus a store on its database, to create users and apps directly.
-struct SignInApp {
-    backend: &'static str,
-    address: String,
-    client: reqwest::Client,
-    store: Store,
-    data_dir: TempDir,
-    _database: Option<TestDatabase>,
+/// The shared harness (a running server plus a store on its database), with sign-in helpers.
+struct SignInApp(TokenApp);
+
+impl std::ops::Deref for SignInApp {
+    type Target = TokenApp;
+
+    fn deref(&self) -> &TokenApp {
+        &self.0
+    }
 }
 
 impl SignInApp {
     /// One per backend: SQLite, plus PostgreSQL when `LATCHKEY_TEST_DATABASE_URL` is set.
     async fn all() -> Vec<SignInApp> {
-        let mut apps = vec![Self::start(None).await];
-        if let Some(server_url) = postgres_server_url() {
-            apps.push(Self::start(Some(TestDatabase::create(&server_url).await)).await);
-        }
-        apps
-    }
-
-    async fn start(database: Option<TestDatabase>) -> SignInApp {
-        let data_dir = TempDir::new().unwrap();
-        let settings = test_settings(data_dir.path(), database.as_ref().map(|database| database.url.clone()));
-        let application = latchkey_server::Application::build(&settings).await.expect("building the application");
-        let address = format!("http://127.0.0.1:{}", application.port());
-        tokio::spawn(application.run_until_stopped());
-        let store = Store::connect(&settings.database_url()).await.expect("connecting to the test database");
-        SignInApp {
-            backend: if database.is_some() { "postgres" } else { "sqlite" },
-            address,
-            client: reqwest::Client::new(),
-            store,
-            data_dir,
-            _database: database,
-        }
+        TokenApp::all().await.into_iter().map(SignInApp).collect()
     }
 
     /// The account use cases on the server's database, sealing with the server's at-rest key.
     fn accounts(&self) -> AccountService {
-        let keys = DataDir::prepare(self.data_dir.path()).unwrap().load_or_create_keys().unwrap();
+        let keys = DataDir::prepare(self.data_dir()).unwrap().load_or_create_keys().unwrap();
         AccountService::new(Ports {
             users: Arc::new(self.store.users()),
             hasher: Arc::new(InlinePasswordHasher),
@@ -114,12 +91,6 @@ impl SignInApp {
             "password": password,
         });
         self.post("/api/sign-in", &body).await
-    }
-
-    fn key_ring(&self) -> KeyRing {
-        let signing = DataDir::prepare(self.data_dir.path()).unwrap().load_or_create_keys().unwrap().signing;
-        let pairs = signing.all().iter().map(|key| (key.kid().to_owned(), KeyPair::from(&key.key_pair().private())));
-        KeyRing::new(pairs).unwrap()
     }
 
     fn claims(&self, access_token: &str) -> AccessClaims {
