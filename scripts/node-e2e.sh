@@ -6,12 +6,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-profile="${LATCHKEY_E2E_PROFILE:-debug}"
-case "$profile" in
-    release) cargo build --release -p latchkey-server --bin latchkey; binary=target/release/latchkey ;;
-    debug) cargo build -p latchkey-server --bin latchkey; binary=target/debug/latchkey ;;
-    *) echo "LATCHKEY_E2E_PROFILE must be debug or release, not '$profile'" >&2; exit 2 ;;
-esac
+# LATCHKEY_E2E_BINARY=path runs that binary as it is: CI passes the one `cargo test --workspace` just built, since a
+# `cargo build -p latchkey-server` resolves features differently and would rebuild much of the dependency tree.
+if [[ -n "${LATCHKEY_E2E_BINARY:-}" ]]; then
+    binary="$LATCHKEY_E2E_BINARY"
+    [[ -x "$binary" ]] || { echo "LATCHKEY_E2E_BINARY=$binary is not an executable" >&2; exit 2; }
+else
+    profile="${LATCHKEY_E2E_PROFILE:-debug}"
+    case "$profile" in
+        release) cargo build --release -p latchkey-server --bin latchkey; binary=target/release/latchkey ;;
+        debug) cargo build -p latchkey-server --bin latchkey; binary=target/debug/latchkey ;;
+        *) echo "LATCHKEY_E2E_PROFILE must be debug or release, not '$profile'" >&2; exit 2 ;;
+    esac
+fi
 
 work_dir="$(mktemp -d)"
 server_pid=""
