@@ -1,5 +1,7 @@
 //! Token verification cost against its floor: one bare Ed25519 signature check of a message of the token's size.
-//! Biscuit checks one signature per block, so the per-block ratio is the number that matters.
+//! Biscuit checks one signature per block, so the per-block ratio is the number that matters. The "cached" cases are
+//! the warm path of `verify_cached`: a token seen before skips its signature checks and parse, and still runs the
+//! authorizer (its checks against this request and time, and the claims) on every call.
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -11,6 +13,7 @@ use async_trait::async_trait;
 use biscuit_auth::KeyPair;
 use criterion::{Criterion, criterion_group, criterion_main};
 use ed25519_dalek::{Signer, SigningKey, Verifier};
+use latchkey_auth::token::{VerifiedTokenCache, verify_cached};
 use latchkey_auth::{
     KeyRing, Operation, Principal, RequestFacts, RevocationCheck, RevocationError, TargetUser, TokenVerifier,
     attenuate, mint, verify,
@@ -44,6 +47,13 @@ fn tokens(c: &mut Criterion) {
     group.bench_function("verify with one attenuation block", |b| {
         b.iter(|| verify(&ring, black_box(&attenuated), &request, now).expect("valid"));
     });
+    let cache = VerifiedTokenCache::default();
+    group.bench_function("verify one block, cached", |b| {
+        b.iter(|| verify_cached(&ring, &cache, black_box(&token), &request, now).expect("valid"));
+    });
+    group.bench_function("verify with one attenuation block, cached", |b| {
+        b.iter(|| verify_cached(&ring, &cache, black_box(&attenuated), &request, now).expect("valid"));
+    });
 
     let signing_key = SigningKey::from_bytes(&[7; 32]);
     let message = vec![0x42_u8; token.len() * 3 / 4];
@@ -55,16 +65,26 @@ fn tokens(c: &mut Criterion) {
 
     // The whole extractor: header parsing, request facts, verification and a revocation port that answers at once
     // (the real one adds a database round trip).
-    let verifier = TokenVerifier::new(Arc::new(ring), Arc::new(FixedClock(now)), Arc::new(NeverRevoked));
-    let request = test::TestRequest::get()
-        .uri("/api/my-account")
-        .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
-        .app_data(web::Data::new(verifier))
-        .to_http_request();
+    // A cache of capacity 0 keeps nothing, so every call is the cold path.
+    let ring = Arc::new(ring);
+    let cold = TokenVerifier::new(Arc::clone(&ring), Arc::new(FixedClock(now)), Arc::new(NeverRevoked))
+        .with_token_cache(VerifiedTokenCache::new(0));
+    let warm = TokenVerifier::new(ring, Arc::new(FixedClock(now)), Arc::new(NeverRevoked));
     let runtime = actix_web::rt::System::new();
-    group.bench_function("extractor, one block, no-op revocation", |b| {
-        b.iter(|| runtime.block_on(Principal::from_request(black_box(&request), &mut Payload::None)).expect("valid"));
-    });
+    for (name, verifier) in
+        [("extractor, one block, no-op revocation", cold), ("extractor, one block, no-op revocation, cached", warm)]
+    {
+        let request = test::TestRequest::get()
+            .uri("/api/my-account")
+            .insert_header((header::AUTHORIZATION, format!("Bearer {token}")))
+            .app_data(web::Data::new(verifier))
+            .to_http_request();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                runtime.block_on(Principal::from_request(black_box(&request), &mut Payload::None)).expect("valid")
+            });
+        });
+    }
     group.finish();
 }
 

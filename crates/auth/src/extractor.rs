@@ -15,7 +15,7 @@ use thiserror::Error;
 use crate::error_body::error_response;
 use crate::keys::KeyRing;
 use crate::revocation::{RevocationCheck, RevocationError};
-use crate::token::{Operation, Principal, RequestFacts, TargetUser, TokenError, verify};
+use crate::token::{Operation, Principal, RequestFacts, TargetUser, TokenError, VerifiedTokenCache, verify_cached};
 
 /// Path prefixes whose routes act on the caller's own account.
 const CALLER_PATHS: [&str; 2] = ["/api/my-account", "/api/verifications"];
@@ -23,10 +23,15 @@ const CALLER_PATHS: [&str; 2] = ["/api/my-account", "/api/verifications"];
 const USER_PARAMETER: &str = "userId";
 
 /// Everything the extractor needs; register it once as `web::Data<TokenVerifier>`.
+///
+/// It keeps a [`VerifiedTokenCache`] so that a token seen before skips its signature checks and parse; its
+/// attenuation checks, expiry and the revocation check still run on every request. The key ring cannot change while
+/// the verifier lives, so a cached signature check stays valid for as long as the entry does.
 pub struct TokenVerifier {
     keys: Arc<KeyRing>,
     clock: Arc<dyn Clock>,
     revocation: Arc<dyn RevocationCheck>,
+    cache: VerifiedTokenCache,
 }
 
 /// Why a request was not authenticated. Each variant has exactly one status and Logto code (see
@@ -49,7 +54,14 @@ pub enum AuthError {
 
 impl TokenVerifier {
     pub fn new(keys: Arc<KeyRing>, clock: Arc<dyn Clock>, revocation: Arc<dyn RevocationCheck>) -> Self {
-        Self { keys, clock, revocation }
+        Self { keys, clock, revocation, cache: VerifiedTokenCache::default() }
+    }
+
+    /// Replaces the default cache (of [`crate::token::CACHED_TOKENS`] tokens), for example by one of capacity 0 to
+    /// verify every token in full.
+    pub fn with_token_cache(mut self, cache: VerifiedTokenCache) -> Self {
+        self.cache = cache;
+        self
     }
 
     pub fn keys(&self) -> &KeyRing {
@@ -63,7 +75,7 @@ impl TokenVerifier {
         request: &RequestFacts,
     ) -> Result<Principal, AuthError> {
         let token = bearer_token(authorization)?;
-        let principal = verify(&self.keys, token, request, self.clock.now())?;
+        let principal = verify_cached(&self.keys, &self.cache, token, request, self.clock.now())?;
         self.revocation.check(&principal).await.map_err(|error| match error {
             RevocationError::Revoked => AuthError::Revoked,
             RevocationError::Unavailable => AuthError::RevocationUnavailable,
@@ -74,7 +86,7 @@ impl TokenVerifier {
 
 impl fmt::Debug for TokenVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TokenVerifier").field("keys", &self.keys).finish_non_exhaustive()
+        f.debug_struct("TokenVerifier").field("keys", &self.keys).field("cache", &self.cache).finish_non_exhaustive()
     }
 }
 
@@ -340,6 +352,26 @@ mod tests {
         // On the Account API the target is the caller, who is not "abc".
         let (status, _) = call(keys, NOW, allowing(), bearer("/api/my-account", &token)).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+
+    #[actix_web::test]
+    async fn one_verifier_still_refuses_a_write_with_a_read_only_token_it_has_cached() {
+        let keys = keys();
+        let token = attenuate(&user_token(&keys), &[r#"check if operation("read")"#]).unwrap();
+        let verifier = TokenVerifier::new(keys, Arc::new(FixedClock(NOW)), Arc::new(allowing()));
+        let app = actix_test::init_service(
+            App::new()
+                .app_data(web::Data::new(verifier))
+                .route("/api/my-account", web::get().to(who))
+                .route("/api/my-account", web::patch().to(who)),
+        )
+        .await;
+        let expected = [StatusCode::OK, StatusCode::UNAUTHORIZED, StatusCode::OK, StatusCode::UNAUTHORIZED];
+        for (round, method) in [Method::GET, Method::PATCH, Method::GET, Method::PATCH].into_iter().enumerate() {
+            let request = bearer("/api/my-account", &token).method(method.clone()).to_request();
+            let status = actix_test::call_service(&app, request).await.status();
+            assert_eq!(status, expected[round], "{method} in round {round}");
+        }
     }
 
     #[test]

@@ -2,15 +2,18 @@
 //! the names below are that vocabulary and changing one breaks every token in circulation.
 
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::fmt;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use biscuit_auth::builder::{AuthorizerBuilder, BlockBuilder, Fact, Policy, Rule, Term, fact, string};
 use biscuit_auth::error::{Format, Logic, Token};
-use biscuit_auth::{AuthorizerLimits, Biscuit, UnverifiedBiscuit};
+use biscuit_auth::{AuthorizerLimits, Biscuit, PublicKey, UnverifiedBiscuit};
 use latchkey_domain::Timestamp;
 use latchkey_domain::ids::UserId;
 use latchkey_domain::token::{AccessClaims, Audience, Subject};
+use quick_cache::sync::Cache;
+use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use crate::keys::KeyRing;
@@ -81,6 +84,39 @@ pub struct Principal {
 pub const LIMITS: AuthorizerLimits =
     AuthorizerLimits { max_facts: 1_000, max_iterations: 100, max_time: Duration::from_millis(50) };
 
+/// How many tokens a [`VerifiedTokenCache`] holds by default: enough for the tokens in use on one instance of a
+/// small deployment, at about 24 MiB (see the memory note on [`VerifiedTokenCache`]).
+pub const CACHED_TOKENS: usize = 2_000;
+
+/// Longer tokens are verified in full on every request and never cached, so that a cache's memory stays bounded
+/// whatever holders append: a minted token is 500–750 characters and each attenuation block adds about 200.
+pub const MAX_CACHED_TOKEN_LEN: usize = 2_048;
+
+/// Tokens whose signatures and proof have been checked, parsed, keyed by the SHA-256 of the exact token string, for
+/// [`verify_cached`].
+///
+/// Only the work that depends on nothing but the token's bytes and the root key is cached: the signature checks,
+/// the proof check and the parse. The authorizer (expiry against the request time, every holder's attenuation checks
+/// against this request's facts, the claims read from the authority block) still runs on every request, and
+/// revocation is a separate check, so a cache hit never allows a request that [`verify`] would refuse.
+///
+/// Memory: at most `capacity` entries (S3-FIFO eviction), each holding one parsed token of at most
+/// [`MAX_CACHED_TOKEN_LEN`] characters. A parsed biscuit keeps its decoded bytes, blocks and symbol table: measured
+/// as process memory growth over 5,000 cached tokens, an entry takes about 12 KiB for a 944-character token and
+/// 19 KiB for a 3,824-character one (so about 14 KiB at the length limit). The default cache ([`CACHED_TOKENS`])
+/// thus holds at most about 24 MiB of ordinary tokens and about 28 MiB in the worst case.
+pub struct VerifiedTokenCache {
+    entries: Cache<[u8; 32], CachedToken>,
+}
+
+/// One signature-checked token and the root key it was checked against.
+#[derive(Clone)]
+struct CachedToken {
+    biscuit: Arc<Biscuit>,
+    root_key_id: u32,
+    root_key: PublicKey,
+}
+
 /// The authority facts read back into claims. Each is queried `trusting authority`: identity comes from what
 /// Latchkey signed, never from a holder's block.
 const CLAIM_PREDICATES: [&str; 12] = [
@@ -145,6 +181,37 @@ impl Operation {
     }
 }
 
+impl VerifiedTokenCache {
+    /// A cache of at most `capacity` tokens.
+    pub fn new(capacity: usize) -> Self {
+        Self { entries: Cache::new(capacity) }
+    }
+
+    /// How many tokens the cache holds now.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+impl Default for VerifiedTokenCache {
+    fn default() -> Self {
+        Self::new(CACHED_TOKENS)
+    }
+}
+
+impl fmt::Debug for VerifiedTokenCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifiedTokenCache")
+            .field("len", &self.entries.len())
+            .field("capacity", &self.entries.capacity())
+            .finish()
+    }
+}
+
 impl Principal {
     pub fn user_id(&self) -> Option<&UserId> {
         self.claims.user_id()
@@ -191,11 +258,54 @@ pub fn mint(keys: &KeyRing, claims: &AccessClaims) -> Result<String, TokenError>
 /// Verifies `token` for `request` at `now`: signature against the ring, the token's own checks (expiry and every
 /// holder's attenuation) under [`LIMITS`], then reads the claims from the authority block.
 pub fn verify(keys: &KeyRing, token: &str, request: &RequestFacts, now: Timestamp) -> Result<Principal, TokenError> {
-    let biscuit = Biscuit::from_base64(token, |id: Option<u32>| {
-        id.and_then(|id| keys.public_key(id)).ok_or(Format::UnknownPublicKey)
-    })
-    .map_err(parse_error)?;
+    let biscuit = parse(keys, token)?;
+    authorize(&biscuit, request, now)
+}
 
+/// [`verify`] with the signature checks and the parse of a token seen before taken from `cache`; everything that
+/// depends on the request or the time runs as in [`verify`] (see [`VerifiedTokenCache`]). A token is cached once it
+/// has verified for a request, so expired and forged tokens do not take up room.
+pub fn verify_cached(
+    keys: &KeyRing,
+    cache: &VerifiedTokenCache,
+    token: &str,
+    request: &RequestFacts,
+    now: Timestamp,
+) -> Result<Principal, TokenError> {
+    let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+    if let Some(cached) = cache.entries.get(&digest) {
+        // The entry is only good against the very key it was checked with: a cache used with another ring, or a kid
+        // that is not in this ring, falls through to a full verification (which refuses an unknown key).
+        if keys.public_key(cached.root_key_id) == Some(cached.root_key) {
+            let verified = authorize(&cached.biscuit, request, now);
+            if verified == Err(TokenError::Expired) {
+                cache.entries.remove(&digest);
+            }
+            return verified;
+        }
+        cache.entries.remove(&digest);
+    }
+
+    let biscuit = parse(keys, token)?;
+    let principal = authorize(&biscuit, request, now)?;
+    if token.len() <= MAX_CACHED_TOKEN_LEN
+        && let Some(root_key_id) = biscuit.root_key_id()
+        && let Some(root_key) = keys.public_key(root_key_id)
+    {
+        cache.entries.insert(digest, CachedToken { biscuit: Arc::new(biscuit), root_key_id, root_key });
+    }
+    Ok(principal)
+}
+
+/// The signature-checked parse: every block's signature and the final proof, against the ring's key for the token's
+/// root key id.
+fn parse(keys: &KeyRing, token: &str) -> Result<Biscuit, TokenError> {
+    Biscuit::from_base64(token, |id: Option<u32>| id.and_then(|id| keys.public_key(id)).ok_or(Format::UnknownPublicKey))
+        .map_err(parse_error)
+}
+
+/// Everything that depends on the request and the time: the token's checks, expiry and the claims.
+fn authorize(biscuit: &Biscuit, request: &RequestFacts, now: Timestamp) -> Result<Principal, TokenError> {
     let mut builder = AuthorizerBuilder::new()
         .set_limits(LIMITS)
         .fact(fact("time", &[date(now)]))
@@ -212,7 +322,7 @@ pub fn verify(keys: &KeyRing, token: &str, request: &RequestFacts, now: Timestam
     .and_then(|builder| builder.policy(PARSED.allow.clone()))
     .map_err(|_| TokenError::Malformed)?;
 
-    let mut authorizer = builder.build(&biscuit).map_err(run_error)?;
+    let mut authorizer = builder.build(biscuit).map_err(run_error)?;
     let claims = read_claims(&mut authorizer)?;
     if claims.is_expired_at(now) {
         return Err(TokenError::Expired);
@@ -329,4 +439,150 @@ fn run_error(error: Token) -> TokenError {
 
 fn mint_error(error: Token) -> TokenError {
     TokenError::Mint(error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use biscuit_auth::KeyPair;
+
+    use super::*;
+
+    /// 2027-01-15T08:00:00Z.
+    const NOW: Timestamp = Timestamp::from_secs(1_800_000_000);
+
+    fn ring() -> KeyRing {
+        KeyRing::new([("k1".to_owned(), KeyPair::new())]).unwrap()
+    }
+
+    fn token(keys: &KeyRing) -> String {
+        let claims = AccessClaims::new(
+            Subject::User(UserId::parse("user00000001").unwrap()),
+            "first-party-app",
+            Audience::Account,
+            "token-1",
+            NOW,
+            NOW.plus_secs(3_600),
+        )
+        .with_scopes(["openid", "profile"]);
+        mint(keys, &claims).unwrap()
+    }
+
+    fn my_account(operation: Operation) -> RequestFacts {
+        RequestFacts::new(operation, "/api/my-account").acting_on(TargetUser::Caller)
+    }
+
+    #[test]
+    fn a_cache_hit_yields_the_same_principal_as_a_full_verification() {
+        let keys = ring();
+        let cache = VerifiedTokenCache::default();
+        let token = attenuate(&token(&keys), &[r#"check if operation("read")"#]).unwrap();
+        let expected = verify(&keys, &token, &my_account(Operation::Read), NOW).unwrap();
+        for _ in 0..2 {
+            assert_eq!(verify_cached(&keys, &cache, &token, &my_account(Operation::Read), NOW), Ok(expected.clone()));
+            assert_eq!(cache.len(), 1);
+        }
+    }
+
+    #[test]
+    fn a_cached_read_only_token_is_still_refused_on_a_write() {
+        let keys = ring();
+        let cache = VerifiedTokenCache::default();
+        let token = attenuate(&token(&keys), &[r#"check if operation("read")"#]).unwrap();
+        verify_cached(&keys, &cache, &token, &my_account(Operation::Read), NOW).unwrap();
+        assert_eq!(cache.len(), 1);
+
+        let write = verify_cached(&keys, &cache, &token, &my_account(Operation::Write), NOW);
+        assert!(matches!(write, Err(TokenError::CheckFailed(_))), "{write:?}");
+        assert_eq!(write, verify(&keys, &token, &my_account(Operation::Write), NOW));
+    }
+
+    #[test]
+    fn a_cached_token_narrowed_to_a_path_prefix_is_still_refused_elsewhere() {
+        let keys = ring();
+        let cache = VerifiedTokenCache::default();
+        let token = attenuate(&token(&keys), &[r#"check if path($p), $p.starts_with("/api/my-account")"#]).unwrap();
+        verify_cached(&keys, &cache, &token, &my_account(Operation::Read), NOW).unwrap();
+
+        let elsewhere = RequestFacts::new(Operation::Read, "/api/users/user00000002")
+            .acting_on(TargetUser::User("user00000002".into()));
+        let refused = verify_cached(&keys, &cache, &token, &elsewhere, NOW);
+        assert!(matches!(refused, Err(TokenError::CheckFailed(_))), "{refused:?}");
+    }
+
+    #[test]
+    fn a_cached_token_is_refused_once_it_has_expired_and_leaves_the_cache() {
+        let keys = ring();
+        let cache = VerifiedTokenCache::default();
+        let token = token(&keys);
+        verify_cached(&keys, &cache, &token, &my_account(Operation::Read), NOW).unwrap();
+        assert_eq!(cache.len(), 1);
+
+        let later = verify_cached(&keys, &cache, &token, &my_account(Operation::Read), NOW.plus_secs(3_600));
+        assert_eq!(later, Err(TokenError::Expired));
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn a_token_with_a_flipped_character_never_hits_the_originals_entry() {
+        let keys = ring();
+        let cache = VerifiedTokenCache::default();
+        let token = token(&keys);
+        verify_cached(&keys, &cache, &token, &my_account(Operation::Read), NOW).unwrap();
+
+        // Every position of the signed bytes: a changed base64 character in the middle changes decoded bytes.
+        for position in 0..token.len() - 2 {
+            let mut forged = token.clone().into_bytes();
+            forged[position] = if forged[position] == b'A' { b'B' } else { b'A' };
+            let forged = String::from_utf8(forged).unwrap();
+            let refused = verify_cached(&keys, &cache, &forged, &my_account(Operation::Read), NOW);
+            assert!(refused.is_err(), "position {position} was accepted");
+        }
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn a_cached_token_never_hits_under_a_ring_without_its_key() {
+        let keys = ring();
+        let cache = VerifiedTokenCache::default();
+        let token = token(&keys);
+        verify_cached(&keys, &cache, &token, &my_account(Operation::Read), NOW).unwrap();
+
+        let same_kid_other_key = ring();
+        let refused = verify_cached(&same_kid_other_key, &cache, &token, &my_account(Operation::Read), NOW);
+        assert_eq!(refused, Err(TokenError::InvalidSignature));
+
+        verify_cached(&keys, &cache, &token, &my_account(Operation::Read), NOW).unwrap();
+        let other_kid = KeyRing::new([("k2".to_owned(), KeyPair::new())]).unwrap();
+        let refused = verify_cached(&other_kid, &cache, &token, &my_account(Operation::Read), NOW);
+        assert_eq!(refused, Err(TokenError::UnknownKey));
+    }
+
+    #[test]
+    fn refused_and_overlong_tokens_are_not_cached() {
+        let keys = ring();
+        let cache = VerifiedTokenCache::default();
+        let read_only = attenuate(&token(&keys), &[r#"check if operation("read")"#]).unwrap();
+        assert!(verify_cached(&keys, &cache, &read_only, &my_account(Operation::Write), NOW).is_err());
+        assert!(
+            verify_cached(&keys, &cache, &token(&keys), &my_account(Operation::Read), NOW.plus_secs(7_200)).is_err()
+        );
+        assert!(cache.is_empty());
+
+        let padding = "x".repeat(MAX_CACHED_TOKEN_LEN);
+        let overlong = attenuate(&token(&keys), &[&format!(r#"check if operation($op), $op != "{padding}""#)]).unwrap();
+        assert!(overlong.len() > MAX_CACHED_TOKEN_LEN);
+        verify_cached(&keys, &cache, &overlong, &my_account(Operation::Read), NOW).unwrap();
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn a_cache_of_capacity_zero_verifies_every_token_in_full() {
+        let keys = ring();
+        let cache = VerifiedTokenCache::new(0);
+        let token = token(&keys);
+        for _ in 0..2 {
+            verify_cached(&keys, &cache, &token, &my_account(Operation::Read), NOW).unwrap();
+            assert!(cache.is_empty());
+        }
+    }
 }
