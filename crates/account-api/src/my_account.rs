@@ -6,6 +6,7 @@ use std::sync::Arc;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use latchkey_auth::Principal;
+use latchkey_auth::error_body::ErrorBody;
 use latchkey_domain::User;
 use latchkey_domain::account_center::{AccountCenterRepository, AccountCenterSettings, AccountField};
 use latchkey_domain::ports::UserRepository;
@@ -18,6 +19,23 @@ use crate::policy::{AccountCaller, authorize_caller};
 pub type Users = web::Data<Arc<dyn UserRepository>>;
 pub type AccountCenter = web::Data<Arc<dyn AccountCenterRepository>>;
 
+#[utoipa::path(
+    get,
+    path = "/api/my-account",
+    tag = "Account",
+    summary = "Get the caller's account",
+    description = "The fields the token's scopes reach and the account center does not have `Off`. The `ETag` \
+        header (the account's version) is a Latchkey addition for optimistic concurrency.",
+    responses(
+        (status = 200, description = "The account.", body = crate::openapi::AccountView,
+            headers(("ETag" = String, description = "The account's version; send it as `If-Match` on changes."))),
+        (status = 400, description = "`account_center.not_enabled`.", body = ErrorBody),
+        (status = 401, description = "`auth.unauthorized`.", body = ErrorBody),
+        (status = 403, description = "`auth.forbidden`: the token lacks `openid`.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 pub async fn get_my_account(
     principal: Principal,
     users: Users,

@@ -6,11 +6,18 @@ use actix_web::http::StatusCode;
 use serde::Serialize;
 use serde_json::Value;
 
-#[derive(Debug, Serialize)]
+/// Logto's error body: `code` is Logto's error code (`entity.not_found`, `auth.unauthorized`, …), `message` a
+/// human-readable text, `data` details some errors carry.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorBody<'a> {
+    #[schema(example = "auth.unauthorized")]
     pub code: &'a str,
+    #[schema(example = "Unauthorized. Please check credentials and its permissions.")]
     pub message: &'a str,
+    /// Typed `Object` in the document (Logto's `data` is an object) so that the document reads back with utoipa,
+    /// which cannot deserialise the empty schema of an untyped value (juhaku/utoipa#1192).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub data: Option<Value>,
 }
 

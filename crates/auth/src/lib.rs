@@ -16,6 +16,7 @@ pub mod error_body;
 pub mod extractor;
 pub mod keys;
 pub mod oidc;
+pub mod openapi;
 pub mod revocation;
 pub mod session_tokens;
 pub mod token;

@@ -15,6 +15,7 @@ use std::sync::Arc;
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
+use latchkey_auth::error_body::ErrorBody;
 use latchkey_domain::application::{
     Application, ApplicationRepository, ApplicationType, ClientSecret, CustomClientMetadata, MANAGEMENT_API_ROLE,
     OidcClientMetadata,
@@ -25,6 +26,7 @@ use latchkey_domain::{Clock, IdGenerator, Timestamp};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use crate::error::ApiError;
 use crate::guard::{ManagementCaller, ManagementConfig};
@@ -75,6 +77,29 @@ type Json<T> = Result<web::Json<T>, actix_web::Error>;
 type Deps = web::Data<ApplicationsDeps>;
 
 /// `GET /api/applications`: newest first, paginated.
+#[utoipa::path(
+    get,
+    path = "/api/applications",
+    tag = "Applications",
+    summary = "List applications",
+    description = "Newest first, paginated as Logto does.",
+    params(
+        ("page" = Option<u64>, Query, description = "1-based page number (default 1)."),
+        ("page_size" = Option<u64>, Query, description = "Items per page (default 20, at most 100)."),
+    ),
+    responses(
+        (status = 200, description = "A page of applications.", body = [ApplicationBody],
+            headers(
+            ("Total-Number" = String, description = "How many items there are in all."),
+            ("Link" = String, description = "RFC 8288 links to the first, previous, next and last pages."),
+        )),
+        (status = 400, description = "`guard.invalid_pagination`.", body = ErrorBody),
+        (status = 401, description = "`auth.unauthorized`: no valid Management API token.", body = ErrorBody),
+        (status = 403, description = "`auth.forbidden`: the token lacks the `all` scope.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list(
     caller: ManagementCaller,
     deps: Deps,
@@ -88,25 +113,45 @@ async fn list(
     Ok(paged_response(&request, config.endpoint(), pagination, page.total, &items))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct CreateApplication {
     name: String,
     #[serde(default)]
     description: Option<String>,
     #[serde(rename = "type")]
+    #[schema(value_type = crate::openapi::ApplicationTypeSchema)]
     app_type: ApplicationType,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     oidc_client_metadata: Option<OidcClientMetadata>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     custom_client_metadata: Option<CustomClientMetadata>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     custom_data: Option<Map<String, Value>>,
     #[serde(default)]
     is_third_party: Option<bool>,
 }
 
 /// `POST /api/applications`: 200 with the application and, for a confidential type, its first secret in clear.
+#[utoipa::path(
+    post,
+    path = "/api/applications",
+    tag = "Applications",
+    summary = "Create an application",
+    description = "A confidential type (`MachineToMachine`, `Traditional`) gets a first secret, returned once as `secret`.",
+    request_body = CreateApplication,
+    responses(
+        (status = 200, description = "The new application, with `secret` for a confidential type.", body = ApplicationBody),
+        (status = 400, description = "`guard.invalid_input` (malformed body) or `request.invalid_input`.", body = ErrorBody),
+        (status = 401, description = "`auth.unauthorized`: no valid Management API token.", body = ErrorBody),
+        (status = 403, description = "`auth.forbidden`: the token lacks the `all` scope.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn create(
     caller: ManagementCaller,
     deps: Deps,
@@ -137,6 +182,24 @@ async fn create(
 }
 
 /// `GET /api/applications/{id}`, with Logto's `isAdmin` (whether the app has Management API access).
+#[utoipa::path(
+    get,
+    path = "/api/applications/{id}",
+    tag = "Applications",
+    summary = "Get an application",
+    description = "With `isAdmin`: whether the app has Management API access.",
+    params(
+        ("id" = String, Path, description = "The application's id."),
+    ),
+    responses(
+        (status = 200, description = "The application.", body = ApplicationBody),
+        (status = 401, description = "`auth.unauthorized`: no valid Management API token.", body = ErrorBody),
+        (status = 403, description = "`auth.forbidden`: the token lacks the `all` scope.", body = ErrorBody),
+        (status = 404, description = "`entity.not_exists_with_id`: no application has this id.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn get(caller: ManagementCaller, deps: Deps, id: web::Path<String>) -> actix_web::Result<HttpResponse> {
     let _authorized = caller.authorize(ManagementAction::ReadApplications)?;
     let application = find(&deps, &id).await?;
@@ -145,7 +208,7 @@ async fn get(caller: ManagementCaller, deps: Deps, id: web::Path<String>) -> act
     Ok(HttpResponse::Ok().json(body))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct UpdateApplication {
     #[serde(default)]
@@ -154,10 +217,13 @@ struct UpdateApplication {
     description: Option<Option<String>>,
     /// Merged into the stored object key by key, as Logto's jsonb merge does; so are the next two.
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     oidc_client_metadata: Option<Map<String, Value>>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     custom_client_metadata: Option<Map<String, Value>>,
     #[serde(default)]
+    #[schema(value_type = Option<Object>)]
     custom_data: Option<Map<String, Value>>,
     /// Logto's toggle for an M2M app's Management API access.
     #[serde(default)]
@@ -165,6 +231,27 @@ struct UpdateApplication {
 }
 
 /// `PATCH /api/applications/{id}`.
+#[utoipa::path(
+    patch,
+    path = "/api/applications/{id}",
+    tag = "Applications",
+    summary = "Update an application",
+    description = "The metadata objects and `customData` are merged key by key, as in Logto. `isAdmin` toggles a `MachineToMachine` app's Management API access.",
+    params(
+        ("id" = String, Path, description = "The application's id."),
+    ),
+    request_body = UpdateApplication,
+    responses(
+        (status = 200, description = "The updated application.", body = ApplicationBody),
+        (status = 400, description = "`guard.invalid_input` (malformed body) or `request.invalid_input`.", body = ErrorBody),
+        (status = 401, description = "`auth.unauthorized`: no valid Management API token.", body = ErrorBody),
+        (status = 403, description = "`auth.forbidden`: the token lacks the `all` scope.", body = ErrorBody),
+        (status = 404, description = "`entity.not_exists_with_id`: no application has this id.", body = ErrorBody),
+        (status = 422, description = "`application.invalid_type`: `isAdmin` on an app that is not `MachineToMachine`.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn update(
     caller: ManagementCaller,
     deps: Deps,
@@ -211,6 +298,24 @@ async fn update(
 }
 
 /// `DELETE /api/applications/{id}`: 204. Tokens of the app stop working on their next request.
+#[utoipa::path(
+    delete,
+    path = "/api/applications/{id}",
+    tag = "Applications",
+    summary = "Delete an application",
+    description = "Tokens of the app stop working on their next request.",
+    params(
+        ("id" = String, Path, description = "The application's id."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, description = "`auth.unauthorized`: no valid Management API token.", body = ErrorBody),
+        (status = 403, description = "`auth.forbidden`: the token lacks the `all` scope.", body = ErrorBody),
+        (status = 404, description = "`entity.not_exists_with_id`: no application has this id.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn delete(caller: ManagementCaller, deps: Deps, id: web::Path<String>) -> actix_web::Result<HttpResponse> {
     let _authorized = caller.authorize(ManagementAction::WriteApplications)?;
     deps.repository.delete(&id).await.map_err(application_not_found)?;
@@ -218,6 +323,24 @@ async fn delete(caller: ManagementCaller, deps: Deps, id: web::Path<String>) -> 
 }
 
 /// `GET /api/applications/{id}/secrets`: names and dates only; values are never shown again.
+#[utoipa::path(
+    get,
+    path = "/api/applications/{id}/secrets",
+    tag = "Applications",
+    summary = "List an application's secrets",
+    description = "Names and dates only: unlike Logto, values are shown once, at creation, and never listed.",
+    params(
+        ("id" = String, Path, description = "The application's id."),
+    ),
+    responses(
+        (status = 200, description = "The secrets, without values.", body = [SecretBody]),
+        (status = 401, description = "`auth.unauthorized`: no valid Management API token.", body = ErrorBody),
+        (status = 403, description = "`auth.forbidden`: the token lacks the `all` scope.", body = ErrorBody),
+        (status = 404, description = "`entity.not_exists_with_id`: no application has this id.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_secrets(caller: ManagementCaller, deps: Deps, id: web::Path<String>) -> actix_web::Result<HttpResponse> {
     let _authorized = caller.authorize(ManagementAction::ReadApplications)?;
     let application = find(&deps, &id).await?;
@@ -226,7 +349,7 @@ async fn list_secrets(caller: ManagementCaller, deps: Deps, id: web::Path<String
     Ok(HttpResponse::Ok().json(secrets))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AddSecret {
     name: String,
@@ -235,6 +358,26 @@ struct AddSecret {
 }
 
 /// `POST /api/applications/{id}/secrets`: 201 with the new secret's `value`, the only time it is shown.
+#[utoipa::path(
+    post,
+    path = "/api/applications/{id}/secrets",
+    tag = "Applications",
+    summary = "Add a secret",
+    description = "The response carries the new secret's `value`, the only time it is shown.",
+    params(
+        ("id" = String, Path, description = "The application's id."),
+    ),
+    request_body = AddSecret,
+    responses(
+        (status = 201, description = "The new secret, with its `value`.", body = SecretBody),
+        (status = 400, description = "`guard.invalid_input`, `request.invalid_input` (expiry in the past, public app) or `application.secret_name_exists`.", body = ErrorBody),
+        (status = 401, description = "`auth.unauthorized`: no valid Management API token.", body = ErrorBody),
+        (status = 403, description = "`auth.forbidden`: the token lacks the `all` scope.", body = ErrorBody),
+        (status = 404, description = "`entity.not_exists_with_id`: no application has this id.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn add_secret(
     caller: ManagementCaller,
     deps: Deps,
@@ -269,6 +412,25 @@ async fn add_secret(
 }
 
 /// `DELETE /api/applications/{id}/secrets/{name}`: 204; the secret stops authenticating at once.
+#[utoipa::path(
+    delete,
+    path = "/api/applications/{id}/secrets/{name}",
+    tag = "Applications",
+    summary = "Delete a secret",
+    description = "The secret stops authenticating at once.",
+    params(
+        ("id" = String, Path, description = "The application's id."),
+        ("name" = String, Path, description = "The secret's name."),
+    ),
+    responses(
+        (status = 204, description = "Deleted."),
+        (status = 401, description = "`auth.unauthorized`: no valid Management API token.", body = ErrorBody),
+        (status = 403, description = "`auth.forbidden`: the token lacks the `all` scope.", body = ErrorBody),
+        (status = 404, description = "`entity.not_exists_with_id` (application) or `entity.not_found` (secret).", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn delete_secret(
     caller: ManagementCaller,
     deps: Deps,
@@ -286,6 +448,32 @@ async fn delete_secret(
 }
 
 /// `GET /api/applications/{id}/roles`: the app's roles, paginated as Logto does.
+#[utoipa::path(
+    get,
+    path = "/api/applications/{id}/roles",
+    tag = "Applications",
+    summary = "List an application's roles",
+    description = "Paginated as Logto does. The one role is `management-api-access`.",
+    params(
+        ("id" = String, Path, description = "The application's id."),
+        ("page" = Option<u64>, Query, description = "1-based page number (default 1)."),
+        ("page_size" = Option<u64>, Query, description = "Items per page (default 20, at most 100)."),
+    ),
+    responses(
+        (status = 200, description = "A page of roles.", body = [RoleBody],
+            headers(
+            ("Total-Number" = String, description = "How many items there are in all."),
+            ("Link" = String, description = "RFC 8288 links to the first, previous, next and last pages."),
+        )),
+        (status = 400, description = "`guard.invalid_pagination`.", body = ErrorBody),
+        (status = 401, description = "`auth.unauthorized`: no valid Management API token.", body = ErrorBody),
+        (status = 403, description = "`auth.forbidden`: the token lacks the `all` scope.", body = ErrorBody),
+        (status = 404, description = "`entity.not_exists_with_id`: no application has this id.", body = ErrorBody),
+        (status = 422, description = "`application.invalid_type`: not a `MachineToMachine` app.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn list_roles(
     caller: ManagementCaller,
     deps: Deps,
@@ -304,13 +492,13 @@ async fn list_roles(
     Ok(paged_response(&request, config.endpoint(), pagination, roles.len() as u64, &page))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AssignRoles {
     role_ids: Vec<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct AssignedRoles {
     role_ids: Vec<String>,
@@ -318,6 +506,27 @@ struct AssignedRoles {
 }
 
 /// `POST /api/applications/{id}/roles`: 201 with the requested and the newly added role ids.
+#[utoipa::path(
+    post,
+    path = "/api/applications/{id}/roles",
+    tag = "Applications",
+    summary = "Assign roles",
+    description = "Assigning `management-api-access` lets a `MachineToMachine` app take Management API tokens.",
+    params(
+        ("id" = String, Path, description = "The application's id."),
+    ),
+    request_body = AssignRoles,
+    responses(
+        (status = 201, description = "The requested and the newly added role ids.", body = AssignedRoles),
+        (status = 400, description = "`guard.invalid_input`.", body = ErrorBody),
+        (status = 401, description = "`auth.unauthorized`: no valid Management API token.", body = ErrorBody),
+        (status = 403, description = "`auth.forbidden`: the token lacks the `all` scope.", body = ErrorBody),
+        (status = 404, description = "`entity.not_exists_with_id`: unknown application or role.", body = ErrorBody),
+        (status = 422, description = "`application.invalid_type`: not a `MachineToMachine` app.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn assign_roles(
     caller: ManagementCaller,
     deps: Deps,
@@ -348,6 +557,26 @@ async fn assign_roles(
 }
 
 /// `DELETE /api/applications/{id}/roles/{roleId}`: 204. The app can no longer take Management API tokens.
+#[utoipa::path(
+    delete,
+    path = "/api/applications/{id}/roles/{roleId}",
+    tag = "Applications",
+    summary = "Remove a role",
+    description = "Without `management-api-access` the app can no longer take Management API tokens.",
+    params(
+        ("id" = String, Path, description = "The application's id."),
+        ("roleId" = String, Path, description = "The role's id."),
+    ),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 401, description = "`auth.unauthorized`: no valid Management API token.", body = ErrorBody),
+        (status = 403, description = "`auth.forbidden`: the token lacks the `all` scope.", body = ErrorBody),
+        (status = 404, description = "`entity.not_exists_with_id` (application or role) or `entity.not_found` (role not assigned).", body = ErrorBody),
+        (status = 422, description = "`application.invalid_type`: not a `MachineToMachine` app.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
 async fn remove_role(
     caller: ManagementCaller,
     deps: Deps,
@@ -367,7 +596,7 @@ async fn remove_role(
 }
 
 /// An application in Logto's wire shape (keys in Logto's order).
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct ApplicationBody<'a> {
     tenant_id: &'static str,
@@ -378,11 +607,16 @@ struct ApplicationBody<'a> {
     secret: Option<&'a str>,
     description: Option<&'a str>,
     #[serde(rename = "type")]
+    #[schema(value_type = crate::openapi::ApplicationTypeSchema)]
     app_type: ApplicationType,
+    #[schema(value_type = Object)]
     oidc_client_metadata: &'a OidcClientMetadata,
+    #[schema(value_type = Object)]
     custom_client_metadata: &'a CustomClientMetadata,
     /// Protected apps are a Logto Cloud feature: always `null` here.
+    #[schema(value_type = Option<Object>)]
     protected_app_metadata: Option<()>,
+    #[schema(value_type = Object)]
     custom_data: &'a Map<String, Value>,
     is_third_party: bool,
     app_level_access_control_enabled: bool,
@@ -414,7 +648,7 @@ impl<'a> ApplicationBody<'a> {
 }
 
 /// A client secret in Logto's shape; `value` only when the secret has just been created.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct SecretBody<'a> {
     tenant_id: &'static str,
@@ -440,7 +674,7 @@ impl<'a> SecretBody<'a> {
 }
 
 /// A role in Logto's shape.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 struct RoleBody {
     tenant_id: &'static str,

@@ -10,6 +10,7 @@
 pub mod applications;
 pub mod error;
 pub mod guard;
+pub mod openapi;
 pub mod pagination;
 pub mod policy;
 
@@ -18,6 +19,7 @@ use actix_web::web::{self, JsonConfig, ServiceConfig};
 pub use applications::{ApplicationsDeps, MANAGEMENT_API_ROLE_ID};
 pub use error::ApiError;
 pub use guard::{ManagementCaller, ManagementConfig};
+pub use openapi::openapi;
 
 /// Largest JSON body the Management API reads.
 const JSON_LIMIT_BYTES: usize = 256 * 1024;

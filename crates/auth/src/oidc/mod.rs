@@ -29,6 +29,7 @@ use thiserror::Error;
 pub use revocation::{RevocationRequest, revoke, revoke_token};
 
 use crate::keys::KeyRing;
+use crate::openapi::SecuritySchemes;
 use crate::revocation::RevocationCheck;
 use crate::session_tokens::{IssueError, SessionTokens};
 use client_auth::ClientAuthentication;
@@ -121,18 +122,29 @@ impl fmt::Debug for TokenEndpoint {
 }
 
 /// The form parameters the endpoint reads; others are ignored, a repeated one is an `invalid_request`.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct TokenRequest {
+    /// `client_credentials`, `refresh_token` or `urn:ietf:params:oauth:grant-type:token-exchange`.
+    #[schema(example = "client_credentials")]
     pub grant_type: Option<String>,
+    /// With `client_secret`, instead of HTTP Basic; a public application sends it alone.
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// `client_credentials`: the Management API indicator, `<endpoint>/api` (or `https://default.logto.app/api`).
+    /// Token exchange: none for an Account API token.
     pub resource: Option<String>,
+    /// Space-separated; `all` for the Management API.
     pub scope: Option<String>,
+    /// `refresh_token` grant: the token to rotate; reusing a rotated one revokes its session.
     pub refresh_token: Option<String>,
+    /// Token exchange: a `sub_…` subject token or a `pat_…` personal access token.
     pub subject_token: Option<String>,
+    /// `urn:ietf:params:oauth:token-type:access_token` or `urn:logto:token-type:personal_access_token`.
     pub subject_token_type: Option<String>,
+    /// Token exchange: the acting party's access token, recorded as the `act` of the new token.
     pub actor_token: Option<String>,
     pub actor_token_type: Option<String>,
+    /// Organizations are not supported yet.
     pub organization_id: Option<String>,
 }
 
@@ -186,7 +198,7 @@ impl fmt::Debug for RequestOrigin {
 }
 
 /// A successful token response.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
     pub expires_in: i64,
@@ -274,8 +286,10 @@ impl From<IssueError> for TokenEndpointError {
     }
 }
 
-#[derive(Serialize)]
+/// RFC 6749 §5.2's `error` and `error_description`, with Logto's `code` (`oidc.<error>`) and `message` added.
+#[derive(Serialize, utoipa::ToSchema)]
 struct OidcErrorBody<'a> {
+    #[schema(example = "oidc.invalid_grant")]
     code: &'a str,
     message: &'a str,
     error: &'a str,
@@ -309,6 +323,26 @@ impl ResponseError for TokenEndpointError {
 }
 
 /// The handler of `POST /oidc/token`; the app must hold a `web::Data<TokenEndpoint>`.
+#[utoipa::path(
+    post,
+    path = "/oidc/token",
+    tag = "OIDC",
+    summary = "Issue tokens",
+    description = "The token endpoint: `client_credentials` (Management API tokens for `MachineToMachine` apps), \
+        `refresh_token` (rotating; reuse revokes the session) and token exchange (subject tokens and personal access \
+        tokens, with an optional actor). The client authenticates by HTTP Basic or by `client_id` + \
+        `client_secret` form fields; public apps send `client_id` alone.",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "The tokens (`Cache-Control: no-store`).", body = TokenResponse),
+        (status = 400, description = "`invalid_request`, `invalid_grant`, `unauthorized_client`, \
+            `unsupported_grant_type`, `invalid_target` or `invalid_scope`.", body = OidcErrorBody),
+        (status = 401, description = "`invalid_client`; a client that tried HTTP Basic gets a `WWW-Authenticate` \
+            challenge.", body = OidcErrorBody),
+        (status = 500, description = "`server_error`.", body = OidcErrorBody),
+    ),
+    security((), ("clientBasic" = [])),
+)]
 pub async fn token(
     endpoint: web::Data<TokenEndpoint>,
     request: HttpRequest,
@@ -324,6 +358,19 @@ pub async fn token(
         .insert_header((header::PRAGMA, "no-cache"))
         .json(response))
 }
+
+/// The OpenAPI document of `POST /oidc/token` and `POST /oidc/token/revocation`.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    <OidcDoc as utoipa::OpenApi>::openapi()
+}
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    paths(token, revocation::revoke),
+    tags((name = "OIDC", description = "OAuth 2.0 token endpoints (RFC 6749, RFC 7009, RFC 8693) and the token keys.")),
+    modifiers(&SecuritySchemes),
+)]
+struct OidcDoc;
 
 /// The endpoint's logic without HTTP: picks the grant, which authenticates the client and issues the tokens.
 pub async fn issue(

@@ -15,7 +15,7 @@ use super::{RequestOrigin, TOKEN_PATH, TokenEndpoint, TokenEndpointError, requir
 use crate::token::{Operation, RequestFacts, verify};
 
 /// The form parameters the revocation endpoint reads.
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct RevocationRequest {
     pub token: Option<String>,
     /// `refresh_token` or `access_token`: only which kind is looked for first (RFC 7009 §2.1).
@@ -34,6 +34,22 @@ impl fmt::Debug for RevocationRequest {
 }
 
 /// The handler of `POST /oidc/token/revocation`; the app must hold a `web::Data<TokenEndpoint>`.
+#[utoipa::path(
+    post,
+    path = "/oidc/token/revocation",
+    tag = "OIDC",
+    summary = "Revoke a token's session",
+    description = "RFC 7009: ends the session behind one of the client's refresh or access tokens. An unknown, \
+        expired or foreign token is answered 200 all the same.",
+    request_body(content = RevocationRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke."),
+        (status = 400, description = "`invalid_request` (no `token`).", body = super::OidcErrorBody),
+        (status = 401, description = "`invalid_client`.", body = super::OidcErrorBody),
+        (status = 500, description = "`server_error`.", body = super::OidcErrorBody),
+    ),
+    security((), ("clientBasic" = [])),
+)]
 pub async fn revoke(
     endpoint: web::Data<TokenEndpoint>,
     request: HttpRequest,

@@ -1,0 +1,79 @@
+//! The Account API's part of the OpenAPI document (`GET /api/swagger.json`): `GET /api/my-account` and the
+//! sign-in API, which is a Latchkey extension (its operations carry `x-latchkey-extension: true`).
+//!
+//! The two schemas below describe JSON the handlers build field by field (the account view depends on scopes and
+//! settings; the MFA challenge is an error's `data`), so no Rust type of that shape exists to derive them from.
+//! They are never constructed: documentation only.
+#![allow(dead_code)]
+
+use latchkey_auth::openapi::SecuritySchemes;
+use serde_json::Value;
+use utoipa::{OpenApi, ToSchema};
+
+use crate::{my_account, sign_in};
+
+/// The Account API's OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    AccountApiDoc::openapi()
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(
+        my_account::get_my_account,
+        sign_in::sign_in,
+        sign_in::verify_mfa,
+        sign_in::send_verification_code,
+        sign_in::sign_out,
+    ),
+    components(schemas(MfaRequiredData)),
+    tags(
+        (name = "Account", description = "The Account API: an end user manages their own account with an Account \
+            API token (`openid` scope required)."),
+        (name = "Sign-in", description = "Latchkey extension (not in Logto): redirect-free sign-in for first-party \
+            applications, the MFA step and sign-out. Every operation is marked `x-latchkey-extension: true`."),
+    ),
+    modifiers(&SecuritySchemes),
+)]
+struct AccountApiDoc;
+
+/// `GET /api/my-account`: each field is present only when the token's scopes reach it and the account center does
+/// not have it `Off` (`profile` → name, avatar, username, profile, timestamps, suspension, `hasPassword`; `email`,
+/// `phone`, `custom_data`, `identities` → the field of that name; `address` → `profile.address`).
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    id: String,
+    username: Option<String>,
+    primary_email: Option<String>,
+    primary_phone: Option<String>,
+    name: Option<String>,
+    avatar: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    custom_data: Option<Value>,
+    #[schema(value_type = Option<Object>)]
+    identities: Option<Value>,
+    /// Milliseconds since the epoch, as are the other timestamps.
+    last_sign_in_at: Option<i64>,
+    created_at: Option<i64>,
+    updated_at: Option<i64>,
+    #[schema(value_type = Option<Object>)]
+    profile: Option<Value>,
+    application_id: Option<String>,
+    is_suspended: Option<bool>,
+    has_password: Option<bool>,
+    /// Whether sensitive changes can ask for a verification record (a password, email or phone is set).
+    has_security_verification_method: bool,
+}
+
+/// The `data` of a 403 `session.mfa.require_mfa_verification` from `POST /api/sign-in`.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaRequiredData {
+    /// Send it to `POST /api/sign-in/mfa`.
+    mfa_token: String,
+    /// Logto's factor names: `Totp`, `BackupCode`, `WebAuthn`.
+    available_factors: Vec<String>,
+    /// Milliseconds since the epoch.
+    expires_at: i64,
+}
