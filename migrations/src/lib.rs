@@ -15,6 +15,7 @@ mod m20261126_000001_create_credentials;
 mod m20261126_000002_session_scopes;
 mod m20261126_000003_create_account_center;
 mod m20261126_000004_create_sign_in;
+mod m20261126_000005_create_verification_codes;
 
 /// Every migration of Latchkey, oldest first.
 #[derive(Debug)]
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_session_scopes::Migration),
             Box::new(m20261126_000003_create_account_center::Migration),
             Box::new(m20261126_000004_create_sign_in::Migration),
+            Box::new(m20261126_000005_create_verification_codes::Migration),
         ]
     }
 }

@@ -21,8 +21,9 @@ use latchkey_domain::account_center::AccountCenterRepository;
 use latchkey_domain::password::{BlockingPoolHasher, PasswordHasher};
 use latchkey_domain::secret_box::{self, SecretBox};
 use latchkey_domain::secrets::OpaqueSecret;
-use latchkey_domain::service::{AccountService, Ports, SignInPorts, SignInService};
+use latchkey_domain::service::{AccountService, CodeSignInPorts, Ports, SignInPorts, SignInService};
 use latchkey_domain::sign_in::{MfaSettings, SentinelPolicy};
+use latchkey_domain::verification_code::MessageConnector;
 use latchkey_domain::{Clock, RandomIds, SystemClock};
 use latchkey_management_api::{ApplicationsDeps, ManagementConfig};
 use latchkey_store::{Store, StoreError};
@@ -30,10 +31,11 @@ use thiserror::Error;
 use url::Url;
 
 use crate::bootstrap::{self, BootstrapError, Credentials};
+use crate::connectors::{self, ConnectorSetupError};
 use crate::data_dir::{DataDir, DataDirError, SigningKeys};
 use crate::settings::{Settings, SettingsError};
 use crate::telemetry::{self, TelemetryError};
-use crate::{cors, fallback};
+use crate::{cors, fallback, openapi};
 
 /// A server that is bound and ready to run.
 pub struct Application {
@@ -69,6 +71,8 @@ pub enum StartupError {
     Database(#[from] StoreError),
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
+    #[error(transparent)]
+    Connector(#[from] ConnectorSetupError),
     #[error("the token signing keys are unusable: {0}")]
     TokenKeys(#[from] KeyRingError),
     #[error("cannot listen on {address}: {source}")]
@@ -99,6 +103,8 @@ impl Application {
             endpoint: settings.endpoint.clone(),
         };
 
+        let connector = connectors::from_settings(settings)?;
+
         let listener =
             TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind { address: settings.bind, source })?;
         let address = listener.local_addr().map_err(|source| StartupError::Bind { address: settings.bind, source })?;
@@ -107,7 +113,7 @@ impl Application {
         let verifier = web::Data::new(token_verifier(&state));
         let session_tokens = session_tokens(&state);
         let token_endpoint = web::Data::new(token_endpoint(&state, Arc::clone(&session_tokens)));
-        let sign_in = web::Data::new(sign_in_api(&state, session_tokens));
+        let sign_in = web::Data::new(sign_in_api(&state, session_tokens, connector));
         let users: web::Data<Arc<dyn UserRepository>> = web::Data::new(Arc::new(state.store.users()));
         let account_center: web::Data<Arc<dyn AccountCenterRepository>> =
             web::Data::new(Arc::new(state.store.account_center()));
@@ -269,12 +275,21 @@ fn routes(config: &mut ServiceConfig) {
     config.service(web::resource("/oidc/jwks").route(web::get().to(jwks)));
     config.service(web::resource("/oidc/token").route(web::post().to(latchkey_auth::oidc::token)));
     config.service(web::resource("/oidc/token/revocation").route(web::post().to(latchkey_auth::oidc::revoke)));
+    config.service(web::resource("/api/swagger.json").route(web::get().to(openapi::swagger_json)));
     latchkey_account_api::configure(config);
     latchkey_management_api::configure(config);
 }
 
 /// The token root public keys as a JWK set, so other services verify Latchkey tokens offline. Cached briefly:
 /// a newly added key must reach verifiers before it signs (see docs/tokens.md).
+#[utoipa::path(
+    get,
+    path = "/oidc/jwks",
+    tag = "OIDC",
+    summary = "The token root public keys",
+    responses((status = 200, description = "A JWK set of Ed25519 keys.", body = crate::openapi::JwkSet)),
+    security(()),
+)]
 async fn jwks(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().insert_header(("Cache-Control", "public, max-age=300")).json(state.key_ring.jwks())
 }
@@ -335,7 +350,11 @@ fn token_endpoint(state: &AppState, session_tokens: Arc<SessionTokens>) -> Token
 
 /// The sign-in API: the domain's sign-in use cases on the store (sentinel and pending MFA challenges in the
 /// database, so every instance shares them), and sessions started by the token crate.
-fn sign_in_api(state: &AppState, session_tokens: Arc<SessionTokens>) -> SignInApi {
+fn sign_in_api(
+    state: &AppState,
+    session_tokens: Arc<SessionTokens>,
+    connector: Arc<dyn MessageConnector>,
+) -> SignInApi {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let accounts = AccountService::new(Ports {
         users: Arc::new(state.store.users()),
@@ -352,7 +371,14 @@ fn sign_in_api(state: &AppState, session_tokens: Arc<SessionTokens>) -> SignInAp
         clock,
     };
     SignInApi {
-        service: SignInService::new(ports, SentinelPolicy::default(), MfaSettings::default()),
+        // Email/phone codes: kept in the database, delivered by the configured connector.
+        service: SignInService::new(ports, SentinelPolicy::default(), MfaSettings::default()).with_codes(
+            CodeSignInPorts {
+                codes: Arc::new(state.store.verification_codes()),
+                connector,
+                users: Arc::new(state.store.users()),
+            },
+        ),
         tokens: session_tokens,
         sessions: Arc::new(state.store.sessions()),
     }
@@ -368,6 +394,14 @@ fn applications_deps(state: &AppState) -> ApplicationsDeps {
 }
 
 /// Liveness for load balancers and for tests waiting on start-up: 204, no body.
+#[utoipa::path(
+    get,
+    path = "/api/status",
+    tag = "Server",
+    summary = "Liveness",
+    responses((status = 204, description = "The server is up.")),
+    security(()),
+)]
 async fn status() -> HttpResponse {
     HttpResponse::NoContent().finish()
 }

@@ -9,9 +9,11 @@
 
 pub mod app;
 pub mod bootstrap;
+pub mod connectors;
 pub mod cors;
 pub mod data_dir;
 pub mod fallback;
+pub mod openapi;
 pub mod settings;
 pub mod telemetry;
 

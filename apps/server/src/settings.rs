@@ -49,6 +49,66 @@ pub struct Settings {
     /// Origins (`https://app.example.com`) whose browser front ends may call the API cross-origin; empty allows
     /// none. A list in TOML, comma-separated in the environment.
     pub cors_allowed_origins: Vec<String>,
+    /// Where verification codes go: `log` (development: written to the log, the default), `smtp` or `http`.
+    pub connector: ConnectorKind,
+    /// SMTP server host (required with `connector = "smtp"`).
+    pub smtp_host: Option<String>,
+    /// SMTP port; when absent, 587 with `starttls`, 465 with `tls`, 25 with `none`.
+    pub smtp_port: Option<u16>,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<SecretSetting>,
+    /// The sender, e.g. `Latchkey <no-reply@example.com>` (required with `connector = "smtp"`).
+    pub smtp_from: Option<String>,
+    pub smtp_tls: SmtpTls,
+    /// The webhook the `http` connector POSTs messages to (required with `connector = "http"`).
+    pub http_connector_url: Option<Url>,
+    /// Sent as the webhook request's `Authorization` header, e.g. `Bearer …`.
+    pub http_connector_authorization: Option<SecretSetting>,
+    /// How long a webhook call may take.
+    pub http_connector_timeout_secs: u64,
+}
+
+/// The message connector that delivers verification codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectorKind {
+    /// Development: the message is written to the log, not sent.
+    Log,
+    Smtp,
+    Http,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+    /// No encryption: only for a relay on the same host, or tests.
+    None,
+}
+
+/// A secret setting (a password, an authorization header). Never printed.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct SecretSetting(String);
+
+impl SecretSetting {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretSetting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretSetting(..)")
+    }
 }
 
 /// How log lines are written.
@@ -88,7 +148,8 @@ pub enum SettingsError {
 }
 
 /// Keys whose environment values are numbers, parsed by figment.
-const NUMERIC_KEYS: &[&str] = &["password_hash_concurrency", "shutdown_timeout_secs"];
+const NUMERIC_KEYS: &[&str] =
+    &["password_hash_concurrency", "shutdown_timeout_secs", "smtp_port", "http_connector_timeout_secs"];
 
 /// Keys whose environment values are taken verbatim: figment would read `0123` as the number 123 and `true` as a
 /// boolean, which would corrupt a client secret or a path.
@@ -101,6 +162,14 @@ const TEXT_KEYS: &[&str] = &[
     "log",
     "bootstrap_client_id",
     "bootstrap_client_secret",
+    "connector",
+    "smtp_host",
+    "smtp_username",
+    "smtp_password",
+    "smtp_from",
+    "smtp_tls",
+    "http_connector_url",
+    "http_connector_authorization",
 ];
 
 /// Keys whose environment values are comma-separated lists of strings.
@@ -169,6 +238,23 @@ impl Settings {
                 ),
             ));
         }
+        match self.connector {
+            ConnectorKind::Smtp if self.smtp_host.is_none() => {
+                return Err(("smtp_host", "is required when connector is smtp".to_owned()));
+            }
+            ConnectorKind::Smtp if self.smtp_from.is_none() => {
+                return Err(("smtp_from", "is required when connector is smtp".to_owned()));
+            }
+            ConnectorKind::Http if self.http_connector_url.is_none() => {
+                return Err(("http_connector_url", "is required when connector is http".to_owned()));
+            }
+            _ => {}
+        }
+        if let Some(url) = &self.http_connector_url
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            return Err(("http_connector_url", format!("`{url}` is not an http(s) URL")));
+        }
         match (&self.bootstrap_client_id, &self.bootstrap_client_secret) {
             (Some(_), None) => {
                 Err(("bootstrap_client_secret", "is required when bootstrap_client_id is set".to_owned()))
@@ -195,6 +281,16 @@ impl Default for Settings {
             bootstrap_client_id: None,
             bootstrap_client_secret: None,
             cors_allowed_origins: Vec::new(),
+            connector: ConnectorKind::Log,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_from: None,
+            smtp_tls: SmtpTls::Starttls,
+            http_connector_url: None,
+            http_connector_authorization: None,
+            http_connector_timeout_secs: 10,
         }
     }
 }
@@ -213,6 +309,19 @@ impl fmt::Debug for Settings {
             .field("bootstrap_client_id", &self.bootstrap_client_id)
             .field("bootstrap_client_secret", &self.bootstrap_client_secret)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("connector", &self.connector)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_username", &self.smtp_username)
+            .field("smtp_password", &self.smtp_password)
+            .field("smtp_from", &self.smtp_from)
+            .field("smtp_tls", &self.smtp_tls)
+            .field(
+                "http_connector_url",
+                &self.http_connector_url.as_ref().map(|url| url.origin().ascii_serialization()),
+            )
+            .field("http_connector_authorization", &self.http_connector_authorization)
+            .field("http_connector_timeout_secs", &self.http_connector_timeout_secs)
             .finish()
     }
 }
@@ -437,6 +546,64 @@ mod tests {
                 Ok(())
             });
         }
+    }
+
+    #[test]
+    fn the_message_connector_defaults_to_the_development_log() {
+        Jail::expect_with(|jail| {
+            let settings = load_in(jail, None).expect("valid settings");
+            assert_eq!(settings.connector, ConnectorKind::Log);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn smtp_connector_settings_come_from_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_CONNECTOR", "smtp");
+            jail.set_env("LATCHKEY_SMTP_HOST", "mail.example.com");
+            jail.set_env("LATCHKEY_SMTP_PORT", "2525");
+            jail.set_env("LATCHKEY_SMTP_USERNAME", "latchkey");
+            jail.set_env("LATCHKEY_SMTP_PASSWORD", "0123");
+            jail.set_env("LATCHKEY_SMTP_FROM", "Latchkey <no-reply@example.com>");
+            jail.set_env("LATCHKEY_SMTP_TLS", "tls");
+            let settings = load_in(jail, None).expect("valid settings");
+            assert_eq!(settings.connector, ConnectorKind::Smtp);
+            assert_eq!(settings.smtp_host.as_deref(), Some("mail.example.com"));
+            assert_eq!(settings.smtp_port, Some(2525));
+            assert_eq!(settings.smtp_password.as_ref().map(SecretSetting::expose), Some("0123"));
+            assert_eq!(settings.smtp_tls, SmtpTls::Tls);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn http_connector_settings_come_from_the_environment() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_CONNECTOR", "http");
+            jail.set_env("LATCHKEY_HTTP_CONNECTOR_URL", "https://hooks.example.com/sms?token=abc");
+            jail.set_env("LATCHKEY_HTTP_CONNECTOR_AUTHORIZATION", "Bearer s3cret");
+            jail.set_env("LATCHKEY_HTTP_CONNECTOR_TIMEOUT_SECS", "3");
+            let settings = load_in(jail, None).expect("valid settings");
+            assert_eq!(settings.connector, ConnectorKind::Http);
+            assert_eq!(settings.http_connector_timeout_secs, 3);
+            let debug = format!("{settings:?}");
+            assert!(!debug.contains("s3cret") && !debug.contains("token=abc"), "{debug}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_connector_without_its_required_settings_is_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_CONNECTOR", "http");
+            assert!(invalid_key(load_in(jail, None)).contains("http_connector_url"));
+            jail.set_env("LATCHKEY_CONNECTOR", "smtp");
+            assert!(invalid_key(load_in(jail, None)).contains("smtp_host"));
+            jail.set_env("LATCHKEY_CONNECTOR", "pigeon");
+            assert!(load_in(jail, None).is_err());
+            Ok(())
+        });
     }
 
     #[test]

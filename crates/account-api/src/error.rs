@@ -9,6 +9,7 @@ use latchkey_domain::ports::RepoError;
 use crate::policy::{CallerDenial, Denial};
 use latchkey_auth::IssueError;
 use latchkey_domain::service::{MfaChallenge, SignInError};
+use latchkey_domain::sign_in::IdentifierKind;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -28,9 +29,6 @@ pub enum ApiError {
     /// The password was right and a second factor is needed: the answer carries the challenge.
     #[error("MFA verification is required to sign in.")]
     MfaRequired(MfaChallenge),
-    /// Email/phone code sign-in needs a message connector, which is not there yet.
-    #[error("No email or SMS connector is configured for sign-in codes.")]
-    CodeSignInUnavailable,
     #[error("invalid sign-in request: {0}")]
     InvalidSignInRequest(&'static str),
     /// Starting the session or minting its tokens failed.
@@ -71,8 +69,20 @@ impl ApiError {
             ApiError::SignIn(SignInError::InvalidBackupCode) => "session.mfa.invalid_backup_code",
             ApiError::SignIn(SignInError::FactorNotEnabled) => "session.mfa.mfa_factor_not_enabled",
             ApiError::SignIn(SignInError::Storage(_)) => "service_unavailable",
+            ApiError::SignIn(SignInError::NotARecipient) => "guard.invalid_input",
+            ApiError::SignIn(SignInError::ConnectorNotFound) => "connector.not_found",
+            ApiError::SignIn(SignInError::ConnectorFailed(_)) => "connector.general",
+            ApiError::SignIn(SignInError::MessageRateLimited) => "request.message_rate_limited",
+            ApiError::SignIn(SignInError::CodeNotFound) => "verification_code.not_found",
+            ApiError::SignIn(SignInError::CodeIdentifierMismatch { kind: IdentifierKind::Phone }) => {
+                "verification_code.phone_mismatch"
+            }
+            ApiError::SignIn(SignInError::CodeIdentifierMismatch { .. }) => "verification_code.email_mismatch",
+            ApiError::SignIn(SignInError::CodeExpired) => "verification_code.expired",
+            ApiError::SignIn(SignInError::CodeAttemptsExceeded) => "verification_code.exceed_max_try",
+            ApiError::SignIn(SignInError::CodeMismatch) => "verification_code.code_mismatch",
+            ApiError::SignIn(SignInError::UserNotFound) => "user.user_not_exist",
             ApiError::MfaRequired(_) => "session.mfa.require_mfa_verification",
-            ApiError::CodeSignInUnavailable => "connector.not_found",
             ApiError::InvalidSignInRequest(_) => "guard.invalid_input",
             ApiError::Tokens(_) => "unexpected_error",
         }
@@ -112,11 +122,20 @@ impl ResponseError for ApiError {
                 | SignInError::MfaChallengeNotFound
                 | SignInError::InvalidTotpCode
                 | SignInError::InvalidBackupCode
-                | SignInError::FactorNotEnabled,
+                | SignInError::FactorNotEnabled
+                | SignInError::NotARecipient
+                | SignInError::CodeNotFound
+                | SignInError::CodeIdentifierMismatch { .. }
+                | SignInError::CodeExpired
+                | SignInError::CodeAttemptsExceeded
+                | SignInError::CodeMismatch,
             )
             | ApiError::InvalidSignInRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::SignIn(SignInError::Storage(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::CodeSignInUnavailable => StatusCode::NOT_IMPLEMENTED,
+            ApiError::SignIn(SignInError::ConnectorNotFound) => StatusCode::NOT_IMPLEMENTED,
+            ApiError::SignIn(SignInError::ConnectorFailed(_)) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::SignIn(SignInError::MessageRateLimited) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::SignIn(SignInError::UserNotFound) => StatusCode::NOT_FOUND,
             ApiError::Tokens(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -128,7 +147,7 @@ impl ResponseError for ApiError {
                 "The service is temporarily unavailable. Please try again later.".to_owned()
             }
             ApiError::Tokens(IssueError::UnknownUser) => SignInError::InvalidCredentials.to_string(),
-            ApiError::SignIn(SignInError::Storage(_)) | ApiError::Tokens(_) => {
+            ApiError::SignIn(SignInError::Storage(_) | SignInError::ConnectorFailed(_)) | ApiError::Tokens(_) => {
                 tracing::error!(error = %self, "sign-in failed");
                 "An unexpected error occurred. Please try again later.".to_owned()
             }

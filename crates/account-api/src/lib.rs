@@ -9,10 +9,13 @@
 
 pub mod error;
 pub mod my_account;
+pub mod openapi;
 pub mod policy;
 pub mod sign_in;
 
 use actix_web::web::{self, ServiceConfig};
+
+pub use openapi::openapi;
 
 /// Registers the Account API routes. Handlers need `web::Data<Arc<dyn UserRepository>>` and
 /// `web::Data<Arc<dyn AccountCenterRepository>>` (see [`my_account::Users`]) and a `TokenVerifier`.

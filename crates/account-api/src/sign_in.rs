@@ -3,8 +3,9 @@
 //! - `POST /api/sign-in` `{clientId, identifier: {type, value}, password, scope?}` → an OAuth-shaped token
 //!   response, or 403 `session.mfa.require_mfa_verification` with `data: {mfaToken, availableFactors, expiresAt}`;
 //! - `POST /api/sign-in/mfa` `{mfaToken, type, code}` → the token response;
-//! - `POST /api/sign-in/verification-code` and `POST /api/sign-in` with `{verificationId, code}` instead of a
-//!   password: the email/phone code sign-in, answered 501 `connector.not_found` until message connectors arrive;
+//! - `POST /api/sign-in/verification-code` `{clientId, identifier}` → `{verificationId, expiresAt}` (a code sent
+//!   through the message connector), then `POST /api/sign-in` with `{verificationId, code}` instead of a
+//!   password: the email/phone code sign-in;
 //! - `POST /api/sign-out` with the user's bearer token → 204, the token's session revoked.
 //!
 //! The decisions (client, sentinel, password, suspension, MFA) are the domain's [`SignInService`]; this module
@@ -16,10 +17,11 @@ use std::sync::Arc;
 use actix_web::http::header;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
+use latchkey_auth::error_body::ErrorBody;
 use latchkey_auth::{IssuedTokens, NewSession, Principal, SessionTokens};
 use latchkey_domain::password::PlainPassword;
 use latchkey_domain::ports::RepoError;
-use latchkey_domain::service::{MfaAnswer, PasswordSignIn, SignInOutcome, SignInService, SignedIn};
+use latchkey_domain::service::{CodeSignIn, MfaAnswer, PasswordSignIn, SignInOutcome, SignInService, SignedIn};
 use latchkey_domain::session::{RevokeReason, SessionRepository};
 use latchkey_domain::sign_in::{IdentifierKind, SignInIdentifier};
 use latchkey_domain::token::{Audience, Subject, grant_user_scopes};
@@ -52,14 +54,14 @@ pub fn configure(config: &mut ServiceConfig) {
 }
 
 /// `identifier` of a sign-in body, as Logto's experience API names it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct IdentifierBody {
     #[serde(rename = "type")]
     pub kind: IdentifierKindBody,
     pub value: String,
 }
 
-#[derive(Debug, Deserialize, Clone, Copy)]
+#[derive(Debug, Deserialize, Clone, Copy, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum IdentifierKindBody {
     Username,
@@ -78,7 +80,7 @@ impl From<IdentifierKindBody> for IdentifierKind {
 }
 
 /// `POST /api/sign-in`. Exactly one of `password` and `verificationId` + `code`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SignInBody {
     pub client_id: String,
@@ -90,8 +92,8 @@ pub struct SignInBody {
     pub scope: Option<String>,
 }
 
-/// `POST /api/sign-in/mfa`.
-#[derive(Deserialize)]
+/// `POST /api/sign-in/mfa`. `code` is required for `Totp` and `BackupCode`.
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MfaBody {
     pub mfa_token: String,
@@ -101,7 +103,7 @@ pub struct MfaBody {
 }
 
 /// Logto's `MfaFactor` names for the factors a sign-in can be finished with.
-#[derive(Debug, Deserialize, Clone, Copy)]
+#[derive(Debug, Deserialize, Clone, Copy, utoipa::ToSchema)]
 pub enum MfaKindBody {
     Totp,
     BackupCode,
@@ -109,7 +111,7 @@ pub enum MfaKindBody {
 }
 
 /// `POST /api/sign-in/verification-code`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VerificationCodeBody {
     pub client_id: String,
@@ -134,7 +136,8 @@ impl std::fmt::Debug for MfaBody {
 }
 
 /// The token response, shaped as `POST /oidc/token`'s.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = SignInTokenResponse)]
 struct TokenResponse {
     access_token: String,
     token_type: &'static str,
@@ -144,9 +147,48 @@ struct TokenResponse {
     refresh_token: Option<String>,
 }
 
+/// The answer to `POST /api/sign-in/verification-code`.
+#[derive(Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+struct CodeSentResponse {
+    /// Names the code; give it with the code to `POST /api/sign-in`.
+    verification_id: String,
+    /// When the code stops working, in milliseconds since the epoch.
+    expires_at: i64,
+}
+
 type Body<T> = Result<web::Json<T>, actix_web::Error>;
 
 /// `POST /api/sign-in`.
+#[utoipa::path(
+    post,
+    path = "/api/sign-in",
+    tag = "Sign-in",
+    summary = "Sign in with an identifier and a password",
+    description = "Redirect-free sign-in for a first-party application: starts a session and returns its access \
+        token (Account API) and refresh token. A user with MFA gets 403 `session.mfa.require_mfa_verification` \
+        with `data: {mfaToken, availableFactors, expiresAt}`; finish with `POST /api/sign-in/mfa`. Wrong \
+        credentials get one answer whether or not the user exists.",
+    request_body = SignInBody,
+    responses(
+        (status = 200, description = "Signed in (`Cache-Control: no-store`).", body = TokenResponse),
+        (status = 400, description = "`guard.invalid_input`, `oidc.unauthorized_client` or \
+            `session.verification_blocked_too_many_attempts`.", body = ErrorBody),
+        (status = 401, description = "`oidc.invalid_client` or `user.suspended`.", body = ErrorBody),
+        (status = 403, description = "`session.mfa.require_mfa_verification` (see `MfaRequiredData`) or \
+            `auth.third_party_application_forbidden`.", body = ErrorBody),
+        (status = 400, description = "Code sign-in: `verification_code.not_found`, `verification_code.code_mismatch`, \
+            `verification_code.expired`, `verification_code.exceed_max_try`, `verification_code.email_mismatch` or \
+            `verification_code.phone_mismatch`.", body = ErrorBody),
+        (status = 404, description = "`user.user_not_exist`: the right code, but no user has the identifier.",
+            body = ErrorBody),
+        (status = 422, description = "`session.invalid_credentials`.", body = ErrorBody),
+        (status = 501, description = "`connector.not_found`: no message connector is configured.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    ),
+    security(()),
+    extensions(("x-latchkey-extension" = json!(true))),
+)]
 pub async fn sign_in(
     api: web::Data<SignInApi>,
     request: HttpRequest,
@@ -155,24 +197,22 @@ pub async fn sign_in(
     let body =
         body.map_err(|_| ApiError::InvalidSignInRequest("the body is not a valid sign-in request"))?.into_inner();
     let identifier = parse_identifier(&body.identifier)?;
-    let password = match (body.password, body.verification_id.is_some() || body.code.is_some()) {
-        (Some(password), false) => PlainPassword::new(password),
-        (None, true) if identifier.kind() != IdentifierKind::Username => return Err(ApiError::CodeSignInUnavailable),
+    let scopes = grant_user_scopes(body.scope.as_deref());
+    let client_id = body.client_id;
+    let outcome = match (body.password, body.verification_id, body.code) {
+        (Some(password), None, None) => {
+            let password = PlainPassword::new(password);
+            api.service.sign_in_with_password(PasswordSignIn { client_id, identifier, password, scopes }).await?
+        }
+        (None, Some(verification_id), Some(code)) if identifier.kind() != IdentifierKind::Username => {
+            api.service.sign_in_with_code(CodeSignIn { client_id, identifier, verification_id, code, scopes }).await?
+        }
         _ => {
             return Err(ApiError::InvalidSignInRequest(
                 "give a password, or (for an email or phone) a verificationId and code",
             ));
         }
     };
-    let outcome = api
-        .service
-        .sign_in_with_password(PasswordSignIn {
-            client_id: body.client_id,
-            identifier,
-            password,
-            scopes: grant_user_scopes(body.scope.as_deref()),
-        })
-        .await?;
     match outcome {
         SignInOutcome::SignedIn(signed_in) => issue_tokens(&api, &request, *signed_in).await,
         SignInOutcome::MfaRequired(challenge) => Err(ApiError::MfaRequired(challenge)),
@@ -180,6 +220,25 @@ pub async fn sign_in(
 }
 
 /// `POST /api/sign-in/mfa`.
+#[utoipa::path(
+    post,
+    path = "/api/sign-in/mfa",
+    tag = "Sign-in",
+    summary = "Finish a sign-in with a second factor",
+    description = "Answers the challenge of a 403 `session.mfa.require_mfa_verification` with a TOTP code, a \
+        backup code or WebAuthn, and returns the tokens.",
+    request_body = MfaBody,
+    responses(
+        (status = 200, description = "Signed in (`Cache-Control: no-store`).", body = TokenResponse),
+        (status = 400, description = "`guard.invalid_input`, `session.mfa.pending_info_not_found`, \
+            `session.mfa.invalid_totp_code`, `session.mfa.invalid_backup_code`, `session.mfa.mfa_factor_not_enabled` \
+            or `session.verification_blocked_too_many_attempts`.", body = ErrorBody),
+        (status = 401, description = "`user.suspended`.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    ),
+    security(()),
+    extensions(("x-latchkey-extension" = json!(true))),
+)]
 pub async fn verify_mfa(
     api: web::Data<SignInApi>,
     request: HttpRequest,
@@ -197,18 +256,59 @@ pub async fn verify_mfa(
     issue_tokens(&api, &request, signed_in).await
 }
 
-/// `POST /api/sign-in/verification-code`: sending a sign-in code needs an email or SMS connector, which arrives
-/// with the Account API issue. The body is checked first so that clients can be written against it now.
-pub async fn send_verification_code(body: Body<VerificationCodeBody>) -> Result<HttpResponse, ApiError> {
+/// `POST /api/sign-in/verification-code`: sends a sign-in code through the message connector, whether or not a
+/// user has the identifier (so the answer says nothing about accounts).
+#[utoipa::path(
+    post,
+    path = "/api/sign-in/verification-code",
+    tag = "Sign-in",
+    summary = "Send a sign-in code to an email or phone",
+    description = "Sends a 6-digit code (10 minutes, 10 checks, single use) to the email or phone, whether or not \
+        a user has it; sign in with `POST /api/sign-in` and `{verificationId, code}`. At most 10 sends per \
+        recipient in 600 s.",
+    request_body = VerificationCodeBody,
+    responses(
+        (status = 200, description = "Sent (`Cache-Control: no-store`).", body = CodeSentResponse),
+        (status = 400, description = "`guard.invalid_input` or `oidc.unauthorized_client`.", body = ErrorBody),
+        (status = 401, description = "`oidc.invalid_client`.", body = ErrorBody),
+        (status = 403, description = "`auth.third_party_application_forbidden`.", body = ErrorBody),
+        (status = 429, description = "`request.message_rate_limited`.", body = ErrorBody),
+        (status = 500, description = "`connector.general`: the connector failed.", body = ErrorBody),
+        (status = 501, description = "`connector.not_found`.", body = ErrorBody),
+    ),
+    security(()),
+    extensions(("x-latchkey-extension" = json!(true))),
+)]
+pub async fn send_verification_code(
+    api: web::Data<SignInApi>,
+    body: Body<VerificationCodeBody>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.map_err(|_| ApiError::InvalidSignInRequest("the body is not a valid code request"))?.into_inner();
     if matches!(body.identifier.kind, IdentifierKindBody::Username) {
         return Err(ApiError::InvalidSignInRequest("codes are sent to an email or a phone"));
     }
-    parse_identifier(&body.identifier)?;
-    Err(ApiError::CodeSignInUnavailable)
+    let identifier = parse_identifier(&body.identifier)?;
+    let sent = api.service.send_sign_in_code(&body.client_id, &identifier).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(CodeSentResponse { verification_id: sent.verification_id, expires_at: sent.expires_at.as_millis() }))
 }
 
 /// `POST /api/sign-out`: revokes the session of the presented token, which ends its access and refresh tokens.
+#[utoipa::path(
+    post,
+    path = "/api/sign-out",
+    tag = "Sign-in",
+    summary = "Sign out",
+    description = "Revokes the session of the presented user token: its access and refresh tokens stop working.",
+    responses(
+        (status = 204, description = "Signed out."),
+        (status = 401, description = "`auth.unauthorized`: no valid user token with a session.", body = ErrorBody),
+        (status = 503, description = "`service_unavailable`.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+    extensions(("x-latchkey-extension" = json!(true))),
+)]
 pub async fn sign_out(api: web::Data<SignInApi>, principal: Principal) -> Result<HttpResponse, ApiError> {
     let claims = &principal.claims;
     let (Subject::User(_), Some(session_id)) = (&claims.subject, claims.session_id.as_deref()) else {

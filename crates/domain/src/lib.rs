@@ -26,6 +26,7 @@ pub mod sign_in;
 pub mod subject_token;
 pub mod token;
 pub mod user;
+pub mod verification_code;
 
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use ids::{IdGenerator, RandomIds, UserId};

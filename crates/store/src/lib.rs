@@ -29,6 +29,7 @@ mod sign_in;
 mod subject_tokens;
 mod token_state;
 mod users;
+mod verification_codes;
 
 use std::time::Duration;
 
@@ -44,6 +45,7 @@ pub use sign_in::{SeaPendingMfaRepository, SeaSentinelRepository};
 pub use subject_tokens::SeaSubjectTokenRepository;
 pub use token_state::SeaTokenStateRepository;
 pub use users::SeaUserRepository;
+pub use verification_codes::SeaVerificationCodeRepository;
 
 /// How long a SQLite connection waits for another writer's lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -155,6 +157,11 @@ impl Store {
     /// The domain's `PendingMfaRepository` (sign-ins waiting for a second factor) on this pool.
     pub fn pending_mfa(&self) -> SeaPendingMfaRepository {
         SeaPendingMfaRepository::new(self.connection.clone())
+    }
+
+    /// The domain's `VerificationCodeRepository` (email/phone codes and the per-recipient send log) on this pool.
+    pub fn verification_codes(&self) -> SeaVerificationCodeRepository {
+        SeaVerificationCodeRepository::new(self.connection.clone())
     }
 }
 

@@ -14,6 +14,7 @@ use latchkey_domain::ports::UserRepository;
 use latchkey_domain::subject_token::{SubjectToken, SubjectTokenRepository};
 use latchkey_domain::user::Version;
 use latchkey_domain::{Clock, IdGenerator, RandomIds, SystemClock, User, UserId};
+use latchkey_server::Settings;
 use latchkey_server::bootstrap;
 use latchkey_server::data_dir::DataDir;
 use latchkey_store::Store;
@@ -52,16 +53,22 @@ impl Client {
 impl TokenApp {
     /// One per backend: SQLite, plus PostgreSQL when `LATCHKEY_TEST_DATABASE_URL` is set.
     pub async fn all() -> Vec<TokenApp> {
-        let mut apps = vec![Self::start(None).await];
+        Self::all_with(|_| {}).await
+    }
+
+    /// As [`TokenApp::all`], with settings changed by `configure` (e.g. the message connector).
+    pub async fn all_with(configure: impl Fn(&mut Settings)) -> Vec<TokenApp> {
+        let mut apps = vec![Self::start(None, &configure).await];
         if let Some(server_url) = postgres_server_url() {
-            apps.push(Self::start(Some(TestDatabase::create(&server_url).await)).await);
+            apps.push(Self::start(Some(TestDatabase::create(&server_url).await), &configure).await);
         }
         apps
     }
 
-    async fn start(database: Option<TestDatabase>) -> TokenApp {
+    async fn start(database: Option<TestDatabase>, configure: &impl Fn(&mut Settings)) -> TokenApp {
         let data_dir = TempDir::new().unwrap();
-        let settings = test_settings(data_dir.path(), database.as_ref().map(|database| database.url.clone()));
+        let mut settings = test_settings(data_dir.path(), database.as_ref().map(|database| database.url.clone()));
+        configure(&mut settings);
         let application = latchkey_server::Application::build(&settings).await.expect("building the application");
         let address = format!("http://127.0.0.1:{}", application.port());
         tokio::spawn(application.run_until_stopped());

@@ -5,12 +5,14 @@
 mod applications;
 mod binary;
 mod bootstrap;
+mod code_sign_in;
 mod cors;
 mod fallback;
 mod harness;
 mod helpers;
 mod jwks;
 mod my_account;
+mod openapi;
 mod refresh;
 mod revocation;
 mod sign_in;

@@ -6,5 +6,6 @@ mod sign_in;
 
 pub use accounts::{AccountError, AccountService, NewPassword, NewUser, Ports, TotpEnrolment};
 pub use sign_in::{
-    MfaAnswer, MfaChallenge, PasswordSignIn, SignInError, SignInOutcome, SignInPorts, SignInService, SignedIn,
+    CodeSent, CodeSignIn, CodeSignInPorts, MfaAnswer, MfaChallenge, PasswordSignIn, SignInError, SignInOutcome,
+    SignInPorts, SignInService, SignedIn,
 };

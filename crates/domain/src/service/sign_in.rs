@@ -10,6 +10,10 @@
 //! - A suspended user learns it only after giving the right password (Logto's order).
 //! - The MFA step runs on a challenge stored in the database, so any instance can finish it; its token is a
 //!   high-entropy secret stored as a hash, it lives five minutes, and allows a bounded number of codes.
+//! - Email/phone codes (when the server gives [`CodeSignInPorts`]) are sent whether or not a user has the
+//!   identifier, as Logto does, so sending reveals nothing; a wrong code counts in the sentinel like a wrong
+//!   password. Only the holder of the right code learns that no user has the identifier (Logto's
+//!   `user.user_not_exist`).
 
 use std::sync::Arc;
 
@@ -19,14 +23,18 @@ use crate::application::{ApplicationRepository, ApplicationType};
 use crate::clock::{Clock, Timestamp};
 use crate::mfa::{MfaError, MfaFactorType, usable_factor_types};
 use crate::password::PlainPassword;
-use crate::ports::RepoError;
+use crate::ports::{RepoError, UserRepository};
 use crate::secrets::{OpaqueSecret, SecretHash, hash_secret};
 use crate::service::{AccountError, AccountService};
 use crate::sign_in::{
-    MfaPolicy, MfaSettings, PENDING_MFA_MAX_ATTEMPTS, PendingMfa, PendingMfaRepository, SentinelFailure,
-    SentinelPolicy, SentinelRepository, SignInIdentifier,
+    IdentifierKind, MfaPolicy, MfaSettings, PENDING_MFA_MAX_ATTEMPTS, PendingMfa, PendingMfaRepository,
+    SentinelFailure, SentinelPolicy, SentinelRepository, SignInIdentifier,
 };
 use crate::user::User;
+use crate::verification_code::{
+    CODE_MAX_ATTEMPTS, CodeMessage, CodePurpose, CodeRecipient, MessageConnector, SEND_LIMIT, SEND_WINDOW_SECS,
+    VerificationCode, VerificationCodeRepository,
+};
 
 /// What the sign-in use cases need.
 #[derive(Clone)]
@@ -42,6 +50,21 @@ pub struct SignInPorts {
 impl std::fmt::Debug for SignInPorts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("SignInPorts { .. }")
+    }
+}
+
+/// What the email/phone code sign-in needs besides [`SignInPorts`]: where codes are kept, how they are
+/// delivered, and the users to find by the verified identifier.
+#[derive(Clone)]
+pub struct CodeSignInPorts {
+    pub codes: Arc<dyn VerificationCodeRepository>,
+    pub connector: Arc<dyn MessageConnector>,
+    pub users: Arc<dyn UserRepository>,
+}
+
+impl std::fmt::Debug for CodeSignInPorts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CodeSignInPorts { .. }")
     }
 }
 
@@ -72,6 +95,31 @@ pub enum SignInError {
     /// The factor is not enabled for sign-in (or, for WebAuthn, not served by this step yet).
     #[error("this MFA factor cannot be used to sign in")]
     FactorNotEnabled,
+    /// Codes are sent to an email or a phone only.
+    #[error("codes are sent to an email or a phone")]
+    NotARecipient,
+    /// No message connector is configured (Logto's `connector.not_found`).
+    #[error("no message connector is configured")]
+    ConnectorNotFound,
+    #[error("{0}")]
+    ConnectorFailed(String),
+    #[error("too many codes were sent to this recipient; try again later")]
+    MessageRateLimited,
+    /// Unknown verification id, a code for another purpose, or already used.
+    #[error("the verification code was not found")]
+    CodeNotFound,
+    /// The code was sent to another identifier than the one signing in.
+    #[error("the verification code was sent to another identifier")]
+    CodeIdentifierMismatch { kind: IdentifierKind },
+    #[error("the verification code has expired")]
+    CodeExpired,
+    #[error("too many attempts on this verification code")]
+    CodeAttemptsExceeded,
+    #[error("the verification code is wrong")]
+    CodeMismatch,
+    /// The code was right but no user has the identifier (told only to the holder of the code, as Logto does).
+    #[error("no user has this identifier")]
+    UserNotFound,
     #[error("storage failed: {0}")]
     Storage(String),
 }
@@ -89,6 +137,32 @@ pub struct PasswordSignIn {
     pub identifier: SignInIdentifier,
     pub password: PlainPassword,
     pub scopes: Vec<String>,
+}
+
+/// The code step's input: the identifier the code was sent to, the verification id from the send, the code.
+#[derive(Clone)]
+pub struct CodeSignIn {
+    pub client_id: String,
+    pub identifier: SignInIdentifier,
+    pub verification_id: String,
+    pub code: String,
+    pub scopes: Vec<String>,
+}
+
+impl std::fmt::Debug for CodeSignIn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeSignIn")
+            .field("client_id", &self.client_id)
+            .field("identifier", &self.identifier)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A code was sent: the id to present with it, and when it stops working.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeSent {
+    pub verification_id: String,
+    pub expires_at: Timestamp,
 }
 
 /// A user who may now get a session and tokens.
@@ -139,11 +213,19 @@ pub struct SignInService {
     ports: SignInPorts,
     sentinel: SentinelPolicy,
     mfa: MfaSettings,
+    /// `None` when no message connector is configured: code sign-in answers `ConnectorNotFound`.
+    codes: Option<CodeSignInPorts>,
 }
 
 impl SignInService {
     pub fn new(ports: SignInPorts, sentinel: SentinelPolicy, mfa: MfaSettings) -> Self {
-        Self { ports, sentinel, mfa }
+        Self { ports, sentinel, mfa, codes: None }
+    }
+
+    /// Enables the email/phone code sign-in.
+    pub fn with_codes(mut self, codes: CodeSignInPorts) -> Self {
+        self.codes = Some(codes);
+        self
     }
 
     /// The first step: identifier and password.
@@ -159,16 +241,88 @@ impl SignInService {
             }
             Err(other) => return Err(SignInError::Storage(other.to_string())),
         };
+        self.first_factor_passed(user, request.client_id, request.scopes, target).await
+    }
+
+    /// Sends a sign-in code to an email or phone. The code is sent whether or not a user has the identifier,
+    /// so the answer says nothing about accounts; sends per recipient are limited.
+    pub async fn send_sign_in_code(
+        &self,
+        client_id: &str,
+        identifier: &SignInIdentifier,
+    ) -> Result<CodeSent, SignInError> {
+        let codes = self.codes.as_ref().ok_or(SignInError::ConnectorNotFound)?;
+        self.check_client(client_id).await?;
+        let recipient = CodeRecipient::from_identifier(identifier).ok_or(SignInError::NotARecipient)?;
+        let target = identifier.sentinel_target();
+        let now = self.ports.clock.now();
+        if !codes.codes.record_send(&target, now, now.plus_secs(-SEND_WINDOW_SECS), SEND_LIMIT).await? {
+            return Err(SignInError::MessageRateLimited);
+        }
+        let (code, record) = VerificationCode::issue(CodePurpose::SignIn, target, now);
+        codes.codes.insert(&record).await?;
+        let message = CodeMessage { to: recipient, purpose: CodePurpose::SignIn, code, locale: None };
+        codes.connector.send(&message).await.map_err(|error| SignInError::ConnectorFailed(error.to_string()))?;
+        Ok(CodeSent { verification_id: record.id, expires_at: record.expires_at })
+    }
+
+    /// The first step with a code instead of a password. The code is checked (each check spends one of its
+    /// attempts; a wrong one counts in the sentinel), used up, and then the sign-in goes on as the password's.
+    pub async fn sign_in_with_code(&self, request: CodeSignIn) -> Result<SignInOutcome, SignInError> {
+        let codes = self.codes.as_ref().ok_or(SignInError::ConnectorNotFound)?;
+        self.check_client(&request.client_id).await?;
+        let recipient = CodeRecipient::from_identifier(&request.identifier).ok_or(SignInError::NotARecipient)?;
+        let target = request.identifier.sentinel_target();
+        self.ensure_not_blocked(&target).await?;
+        let now = self.ports.clock.now();
+        let record = codes
+            .codes
+            .find(&request.verification_id)
+            .await?
+            .filter(|record| record.purpose == CodePurpose::SignIn)
+            .ok_or(SignInError::CodeNotFound)?;
+        if record.target != target {
+            return Err(SignInError::CodeIdentifierMismatch { kind: request.identifier.kind() });
+        }
+        if record.expires_at <= now {
+            return Err(SignInError::CodeExpired);
+        }
+        if !codes.codes.begin_attempt(&record.id, now, CODE_MAX_ATTEMPTS).await? {
+            return Err(SignInError::CodeAttemptsExceeded);
+        }
+        if !record.matches(&request.code) {
+            return Err(self.fail(&target, SignInError::CodeMismatch).await);
+        }
+        if !codes.codes.consume(&record.id).await? {
+            return Err(SignInError::CodeNotFound);
+        }
+        let user = match &recipient {
+            CodeRecipient::Email(email) => codes.users.find_by_email(email).await?,
+            CodeRecipient::Phone(phone) => codes.users.find_by_phone(phone).await?,
+        };
+        let user = user.ok_or(SignInError::UserNotFound)?;
+        self.first_factor_passed(user, request.client_id, request.scopes, target).await
+    }
+
+    /// After a right password or code: a suspended user is refused, a user with factors gets an MFA challenge,
+    /// anyone else is signed in.
+    async fn first_factor_passed(
+        &self,
+        user: User,
+        client_id: String,
+        scopes: Vec<String>,
+        target: SecretHash,
+    ) -> Result<SignInOutcome, SignInError> {
         if user.is_suspended {
             return Err(SignInError::Suspended);
         }
         let available_factors = self.factors_to_verify(&user);
         if available_factors.is_empty() {
-            let signed_in = self.signed_in(user, request.client_id, request.scopes).await?;
+            let signed_in = self.signed_in(user, client_id, scopes).await?;
             return Ok(SignInOutcome::SignedIn(Box::new(signed_in)));
         }
         let now = self.ports.clock.now();
-        let (token, pending) = PendingMfa::issue(user.id, request.client_id, request.scopes, target, now);
+        let (token, pending) = PendingMfa::issue(user.id, client_id, scopes, target, now);
         self.ports.pending_mfa.insert(&pending).await?;
         Ok(SignInOutcome::MfaRequired(MfaChallenge { token, available_factors, expires_at: pending.expires_at }))
     }
@@ -716,5 +870,293 @@ mod tests {
         let result = parts.service().verify_mfa("no-such-token", &MfaAnswer::Totp("123456".into())).await;
 
         assert!(matches!(result, Err(SignInError::MfaChallengeNotFound)), "{result:?}");
+    }
+
+    mod codes {
+        use super::*;
+        use crate::identifiers::Email;
+        use crate::verification_code::{
+            CODE_MAX_ATTEMPTS, CodeMessage, MockMessageConnector, MockVerificationCodeRepository, VerificationCode,
+        };
+
+        fn email(value: &str) -> SignInIdentifier {
+            SignInIdentifier::parse(IdentifierKind::Email, value).unwrap()
+        }
+
+        fn user_with_email() -> User {
+            let mut user = User::new(user_id(), Timestamp::from_millis(0));
+            user.primary_email = Some(Email::parse("ada@example.com").unwrap());
+            user
+        }
+
+        type CodeSlot = Arc<Mutex<Option<VerificationCode>>>;
+        type Outbox = Arc<Mutex<Vec<CodeMessage>>>;
+
+        /// A code store with the real rules (one live code per target, attempts, single use) and a send counter.
+        fn code_store(sends_before: u64) -> (MockVerificationCodeRepository, CodeSlot) {
+            let slot: CodeSlot = Arc::new(Mutex::new(None));
+            let sends = Arc::new(Mutex::new(sends_before));
+            let mut codes = MockVerificationCodeRepository::new();
+            codes.expect_record_send().returning(move |_, _, _, limit| {
+                let mut sends = sends.lock().unwrap();
+                let allowed = *sends < limit;
+                if allowed {
+                    *sends += 1;
+                }
+                Ok(allowed)
+            });
+            let insert = Arc::clone(&slot);
+            codes.expect_insert().returning(move |code| {
+                *insert.lock().unwrap() = Some(code.clone());
+                Ok(())
+            });
+            let find = Arc::clone(&slot);
+            codes.expect_find().returning(move |id| Ok(find.lock().unwrap().clone().filter(|code| code.id == id)));
+            let attempt = Arc::clone(&slot);
+            codes.expect_begin_attempt().returning(move |id, now, max| {
+                let mut slot = attempt.lock().unwrap();
+                match slot.as_mut() {
+                    Some(code) if code.id == id && code.expires_at > now && code.attempts < max => {
+                        code.attempts += 1;
+                        Ok(true)
+                    }
+                    _ => Ok(false),
+                }
+            });
+            let consume = Arc::clone(&slot);
+            codes.expect_consume().returning(move |id| {
+                let mut slot = consume.lock().unwrap();
+                let matches = slot.as_ref().is_some_and(|code| code.id == id);
+                if matches {
+                    *slot = None;
+                }
+                Ok(matches)
+            });
+            (codes, slot)
+        }
+
+        fn outbox() -> (MockMessageConnector, Outbox) {
+            let sent = Arc::new(Mutex::new(Vec::new()));
+            let mut connector = MockMessageConnector::new();
+            let log = Arc::clone(&sent);
+            connector.expect_send().returning(move |message| {
+                log.lock().unwrap().push(message.clone());
+                Ok(())
+            });
+            (connector, sent)
+        }
+
+        fn users_by_email(user: User) -> MockUserRepository {
+            let mut users = MockUserRepository::new();
+            users.expect_find_by_email().returning(move |email| {
+                Ok((user.primary_email.as_ref().map(Email::normalized) == Some(email.normalized()))
+                    .then(|| user.clone()))
+            });
+            users.expect_find_by_phone().returning(|_| Ok(None));
+            users
+        }
+
+        struct CodeParts {
+            parts: Parts,
+            codes: MockVerificationCodeRepository,
+            connector: MockMessageConnector,
+        }
+
+        impl CodeParts {
+            fn new(sends_before: u64) -> (Self, CodeSlot, Outbox) {
+                let (codes, slot) = code_store(sends_before);
+                let (connector, sent) = outbox();
+                (Self { parts: Parts::new(user_with_email()), codes, connector }, slot, sent)
+            }
+
+            fn service(self) -> SignInService {
+                let codes = CodeSignInPorts {
+                    codes: Arc::new(self.codes),
+                    connector: Arc::new(self.connector),
+                    users: Arc::new(users_by_email(user_with_email())),
+                };
+                self.parts.service().with_codes(codes)
+            }
+        }
+
+        fn code_request(identifier: &str, verification_id: &str, code: &str) -> CodeSignIn {
+            CodeSignIn {
+                client_id: CLIENT.to_owned(),
+                identifier: email(identifier),
+                verification_id: verification_id.to_owned(),
+                code: code.to_owned(),
+                scopes: vec!["openid".to_owned()],
+            }
+        }
+
+        fn wrong(code: &str) -> String {
+            if code == "000000" { "000001".to_owned() } else { "000000".to_owned() }
+        }
+
+        #[tokio::test]
+        async fn the_code_sent_to_a_users_email_signs_them_in_once() {
+            let (parts, _slot, sent) = CodeParts::new(0);
+            let service = parts.service();
+
+            let sent_code = service.send_sign_in_code(CLIENT, &email("Ada@Example.com")).await.unwrap();
+            assert_eq!(sent_code.expires_at, NOW.plus_secs(600));
+            let message = sent.lock().unwrap()[0].clone();
+            assert_eq!(message.to.address(), "Ada@Example.com");
+            assert_eq!(message.purpose, CodePurpose::SignIn);
+
+            let request = code_request("ada@example.com", &sent_code.verification_id, &message.code);
+            let outcome = service.sign_in_with_code(request.clone()).await;
+            let Ok(SignInOutcome::SignedIn(signed_in)) = outcome else { panic!("signed in: {outcome:?}") };
+            assert_eq!(signed_in.user.id, user_id());
+            assert_eq!(signed_in.user.last_sign_in_at, Some(NOW));
+
+            let again = service.sign_in_with_code(request).await;
+            assert!(matches!(again, Err(SignInError::CodeNotFound)), "{again:?}");
+        }
+
+        #[tokio::test]
+        async fn an_unknown_email_gets_a_code_and_the_same_wrong_code_answer() {
+            let (parts, _slot, sent) = CodeParts::new(0);
+            let service = parts.service();
+
+            let known = service.send_sign_in_code(CLIENT, &email("ada@example.com")).await.unwrap();
+            let known_code = sent.lock().unwrap()[0].code.clone();
+            let known_wrong =
+                service.sign_in_with_code(code_request("ada@example.com", &known.verification_id, &wrong(&known_code)));
+            let known_wrong = known_wrong.await;
+
+            let unknown = service.send_sign_in_code(CLIENT, &email("nobody@example.com")).await.unwrap();
+            let unknown_code = sent.lock().unwrap()[1].code.clone();
+            let unknown_wrong = service
+                .sign_in_with_code(code_request("nobody@example.com", &unknown.verification_id, &wrong(&unknown_code)))
+                .await;
+
+            assert_eq!(sent.lock().unwrap().len(), 2, "a code is sent to the unknown email too");
+            assert!(matches!(known_wrong, Err(SignInError::CodeMismatch)), "{known_wrong:?}");
+            assert!(matches!(unknown_wrong, Err(SignInError::CodeMismatch)), "{unknown_wrong:?}");
+
+            let unknown_right = service
+                .sign_in_with_code(code_request("nobody@example.com", &unknown.verification_id, &unknown_code))
+                .await;
+            assert!(matches!(unknown_right, Err(SignInError::UserNotFound)), "{unknown_right:?}");
+        }
+
+        #[tokio::test]
+        async fn a_wrong_code_is_counted_by_the_sentinel() {
+            let (mut parts, _slot, sent) = CodeParts::new(0);
+            let mut sentinel = MockSentinelRepository::new();
+            sentinel.expect_blocked_until().returning(|_, _| Ok(None));
+            sentinel.expect_count_failures_since().returning(|_, _| Ok(0));
+            sentinel
+                .expect_record_failure()
+                .withf(|failure| failure.target == email("ADA@example.com").sentinel_target())
+                .times(1)
+                .returning(|_| Ok(()));
+            sentinel.expect_forget_before().returning(|_| Ok(0));
+            parts.parts.sentinel = sentinel;
+            let service = parts.service();
+            let code_sent = service.send_sign_in_code(CLIENT, &email("ada@example.com")).await.unwrap();
+            let code = sent.lock().unwrap()[0].code.clone();
+
+            let result =
+                service.sign_in_with_code(code_request("ada@example.com", &code_sent.verification_id, &wrong(&code)));
+
+            assert!(matches!(result.await, Err(SignInError::CodeMismatch)));
+        }
+
+        #[tokio::test]
+        async fn a_code_allows_ten_checks_and_then_refuses_even_the_right_code() {
+            let (parts, _slot, sent) = CodeParts::new(0);
+            let service = parts.service();
+            let code_sent = service.send_sign_in_code(CLIENT, &email("ada@example.com")).await.unwrap();
+            let code = sent.lock().unwrap()[0].code.clone();
+            let id = code_sent.verification_id;
+
+            for _ in 0..CODE_MAX_ATTEMPTS {
+                let result = service.sign_in_with_code(code_request("ada@example.com", &id, &wrong(&code))).await;
+                assert!(matches!(result, Err(SignInError::CodeMismatch)), "{result:?}");
+            }
+            let right = service.sign_in_with_code(code_request("ada@example.com", &id, &code)).await;
+
+            assert!(matches!(right, Err(SignInError::CodeAttemptsExceeded)), "{right:?}");
+        }
+
+        #[tokio::test]
+        async fn a_code_works_only_for_the_identifier_it_was_sent_to() {
+            let (parts, _slot, sent) = CodeParts::new(0);
+            let service = parts.service();
+            let code_sent = service.send_sign_in_code(CLIENT, &email("eve@example.com")).await.unwrap();
+            let code = sent.lock().unwrap()[0].code.clone();
+
+            let result =
+                service.sign_in_with_code(code_request("ada@example.com", &code_sent.verification_id, &code)).await;
+
+            assert!(matches!(result, Err(SignInError::CodeIdentifierMismatch { kind: IdentifierKind::Email })));
+        }
+
+        #[tokio::test]
+        async fn an_expired_code_is_refused() {
+            let (parts, slot, sent) = CodeParts::new(0);
+            let service = parts.service();
+            let code_sent = service.send_sign_in_code(CLIENT, &email("ada@example.com")).await.unwrap();
+            let code = sent.lock().unwrap()[0].code.clone();
+            slot.lock().unwrap().as_mut().unwrap().expires_at = NOW;
+
+            let result =
+                service.sign_in_with_code(code_request("ada@example.com", &code_sent.verification_id, &code)).await;
+
+            assert!(matches!(result, Err(SignInError::CodeExpired)), "{result:?}");
+        }
+
+        #[tokio::test]
+        async fn the_eleventh_send_within_the_window_is_rate_limited_and_not_sent() {
+            let (parts, _slot, sent) = CodeParts::new(10);
+            let service = parts.service();
+
+            let result = service.send_sign_in_code(CLIENT, &email("ada@example.com")).await;
+
+            assert!(matches!(result, Err(SignInError::MessageRateLimited)), "{result:?}");
+            assert!(sent.lock().unwrap().is_empty());
+        }
+
+        #[tokio::test]
+        async fn without_a_connector_code_sign_in_is_unavailable() {
+            let service = Parts::new(user_with_email()).service();
+
+            let send = service.send_sign_in_code(CLIENT, &email("ada@example.com")).await;
+            let check = service.sign_in_with_code(code_request("ada@example.com", "id", "123456")).await;
+
+            assert!(matches!(send, Err(SignInError::ConnectorNotFound)), "{send:?}");
+            assert!(matches!(check, Err(SignInError::ConnectorNotFound)), "{check:?}");
+        }
+
+        #[tokio::test]
+        async fn a_user_with_totp_signing_in_by_code_must_pass_mfa() {
+            let (mut parts, _slot, sent) = CodeParts::new(0);
+            let user = with_totp(user_with_email(), &mfa::totp::generate_secret());
+            parts.parts.users = users_holding(user.clone());
+            let (pending, _pending_slot) = pending_store();
+            parts.parts.pending = pending;
+            let codes = CodeSignInPorts {
+                codes: Arc::new(parts.codes),
+                connector: Arc::new(parts.connector),
+                users: Arc::new(users_by_email(user)),
+            };
+            let service = parts.parts.service().with_codes(codes);
+            let code_sent = service.send_sign_in_code(CLIENT, &email("ada@example.com")).await.unwrap();
+            let code = sent.lock().unwrap()[0].code.clone();
+
+            let outcome =
+                service.sign_in_with_code(code_request("ada@example.com", &code_sent.verification_id, &code)).await;
+
+            assert!(matches!(outcome, Ok(SignInOutcome::MfaRequired(_))), "{outcome:?}");
+        }
+
+        #[tokio::test]
+        async fn usernames_cannot_be_sent_codes() {
+            let (parts, _slot, _sent) = CodeParts::new(0);
+            let result = parts.service().send_sign_in_code(CLIENT, &username("ada")).await;
+            assert!(matches!(result, Err(SignInError::NotARecipient)), "{result:?}");
+        }
     }
 }
