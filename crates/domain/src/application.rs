@@ -17,6 +17,8 @@ use crate::user::Version;
 /// The role that lets a `MachineToMachine` app call the Management API (Logto attaches a role carrying the
 /// management resource's `all` scope; Latchkey keeps the idea as one named role on the app).
 pub const MANAGEMENT_API_ROLE: &str = "Management API access";
+/// The id under which [`MANAGEMENT_API_ROLE`] appears on the wire (`/api/applications/{id}/roles`).
+pub const MANAGEMENT_API_ROLE_ID: &str = "management-api-access";
 
 /// Logto's application types that Latchkey serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

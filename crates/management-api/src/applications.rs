@@ -33,8 +33,7 @@ use crate::guard::{ManagementCaller, ManagementConfig};
 use crate::pagination::{paged_response, requested_page};
 use crate::policy::{Authorized, ManagementAction};
 
-/// The id under which [`MANAGEMENT_API_ROLE`] appears on the wire (`/api/applications/{id}/roles`).
-pub const MANAGEMENT_API_ROLE_ID: &str = "management-api-access";
+pub use latchkey_domain::application::MANAGEMENT_API_ROLE_ID;
 /// Logto's tenant id in OSS deployments, which its response shapes carry.
 const TENANT_ID: &str = "default";
 /// The name of the secret generated with a new application, as in Logto.

@@ -1,8 +1,8 @@
 //! The Management API's permission model. A caller is described by plain data (the audience its token was minted
 //! for and its scopes); the decision returns an [`Authorized`] capability or a typed [`Denial`].
 
-/// The Management API's resource scope, as in Logto (`all`).
-pub const MANAGEMENT_SCOPE: &str = "all";
+/// The Management API's resource scope, as in Logto (`all`): the one the token endpoint grants.
+pub use latchkey_auth::oidc::MANAGEMENT_API_SCOPE as MANAGEMENT_SCOPE;
 
 /// What the caller's token says about it, as far as this API cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
