@@ -16,6 +16,10 @@ mod m20261126_000002_session_scopes;
 mod m20261126_000003_create_account_center;
 mod m20261126_000004_create_sign_in;
 mod m20261126_000005_create_verification_codes;
+mod m20261201_000001_user_search_indexes;
+mod m20261201_000005_audit_log_and_tombstones;
+mod m20261201_000009_create_sign_in_experience;
+mod m20261201_000020_create_roles;
 
 /// Every migration of Latchkey, oldest first.
 #[derive(Debug)]
@@ -31,6 +35,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_create_account_center::Migration),
             Box::new(m20261126_000004_create_sign_in::Migration),
             Box::new(m20261126_000005_create_verification_codes::Migration),
+            Box::new(m20261201_000005_audit_log_and_tombstones::Migration),
+            Box::new(m20261201_000001_user_search_indexes::Migration),
+            Box::new(m20261201_000009_create_sign_in_experience::Migration),
+            Box::new(m20261201_000020_create_roles::Migration),
         ]
     }
 }

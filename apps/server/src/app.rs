@@ -6,6 +6,7 @@ use std::fmt;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix_web::dev::Server;
 use actix_web::middleware::from_fn;
@@ -21,11 +22,15 @@ use latchkey_domain::account_center::AccountCenterRepository;
 use latchkey_domain::password::{BlockingPoolHasher, PasswordHasher};
 use latchkey_domain::secret_box::{self, SecretBox};
 use latchkey_domain::secrets::OpaqueSecret;
-use latchkey_domain::service::{AccountService, CodeSignInPorts, Ports, SignInPorts, SignInService};
+use latchkey_domain::service::{AccountService, CodeSignInPorts, Ports, SignInPorts, SignInService, UserAdminService};
 use latchkey_domain::sign_in::{MfaSettings, SentinelPolicy};
 use latchkey_domain::verification_code::MessageConnector;
 use latchkey_domain::{Clock, RandomIds, SystemClock};
-use latchkey_management_api::{ApplicationsDeps, ManagementConfig};
+use latchkey_management_api::LogsDeps;
+use latchkey_management_api::RolesDeps;
+use latchkey_management_api::users::UsersDeps;
+use latchkey_management_api::{AccountCenterDeps, ApplicationsDeps, ManagementConfig, SignInExperienceDeps};
+use latchkey_management_api::{PersonalAccessTokensDeps, SubjectTokensDeps, UserSessionsDeps};
 use latchkey_store::{Store, StoreError};
 use thiserror::Error;
 use url::Url;
@@ -95,13 +100,7 @@ impl Application {
             "keys loaded"
         );
         let store = connect_and_migrate(settings).await?;
-        let state = AppState {
-            store,
-            password_hasher: Arc::new(BlockingPoolHasher::new(settings.password_hash_concurrency.get())),
-            secret_box: Arc::new(keys.secret_box.into_secret_box()?),
-            key_ring: Arc::new(key_ring(&keys.signing)?),
-            endpoint: settings.endpoint.clone(),
-        };
+        let state = AppState::new(settings, store, keys)?;
 
         let connector = connectors::from_settings(settings)?;
 
@@ -119,6 +118,24 @@ impl Application {
             web::Data::new(Arc::new(state.store.account_center()));
         let management_config = web::Data::new(ManagementConfig::new(state.endpoint.as_str()));
         let applications = web::Data::new(applications_deps(&state));
+        let roles = web::Data::new(RolesDeps {
+            roles: Arc::new(state.store.roles()),
+            users: Arc::new(state.store.users()),
+            clock: Arc::new(SystemClock),
+            ids: Arc::new(RandomIds),
+        });
+        let users_management = web::Data::new(users_deps(&state, settings));
+        let logs = web::Data::new(LogsDeps { audit_log: Arc::new(state.store.audit_log()) });
+        let (personal_access_tokens, subject_tokens, user_sessions) = credential_admin_deps(&state, settings);
+        let account_center_settings = web::Data::new(AccountCenterDeps {
+            repository: Arc::new(state.store.account_center()),
+            clock: Arc::new(SystemClock),
+        });
+        let sign_in_experience = web::Data::new(SignInExperienceDeps {
+            repository: Arc::new(state.store.sign_in_experience()),
+            clock: Arc::new(SystemClock),
+        });
+        spawn_tombstone_purge(state.store.clone());
         let data = web::Data::new(state);
         let cors_origins = settings.cors_allowed_origins.clone();
         let server = HttpServer::new(move || {
@@ -136,6 +153,14 @@ impl Application {
                 .app_data(account_center.clone())
                 .app_data(management_config.clone())
                 .app_data(applications.clone())
+                .app_data(roles.clone())
+                .app_data(users_management.clone())
+                .app_data(logs.clone())
+                .app_data(personal_access_tokens.clone())
+                .app_data(subject_tokens.clone())
+                .app_data(user_sessions.clone())
+                .app_data(account_center_settings.clone())
+                .app_data(sign_in_experience.clone())
                 .configure(routes)
                 .default_service(web::to(fallback::not_found))
         })
@@ -169,6 +194,25 @@ impl Application {
 impl fmt::Debug for Application {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Application").field("address", &self.address).finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    fn new(settings: &Settings, store: Store, keys: crate::data_dir::Keys) -> Result<Self, StartupError> {
+        Ok(AppState {
+            store,
+            password_hasher: Arc::new(BlockingPoolHasher::new(settings.password_hash_concurrency.get())),
+            secret_box: Arc::new(keys.secret_box.into_secret_box()?),
+            key_ring: Arc::new(key_ring(&keys.signing)?),
+            endpoint: settings.endpoint.clone(),
+        })
+    }
+
+    /// What the operator's commands need: the same database (migrated) and keys as the server, without binding.
+    pub async fn for_operator(settings: &Settings) -> Result<Self, StartupError> {
+        let keys = prepare_data_dir(settings)?.load_or_create_keys()?;
+        let store = connect_and_migrate(settings).await?;
+        Self::new(settings, store, keys)
     }
 }
 
@@ -356,13 +400,7 @@ fn sign_in_api(
     connector: Arc<dyn MessageConnector>,
 ) -> SignInApi {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let accounts = AccountService::new(Ports {
-        users: Arc::new(state.store.users()),
-        hasher: Arc::clone(&state.password_hasher),
-        clock: Arc::clone(&clock),
-        ids: Arc::new(RandomIds),
-        secrets: Arc::clone(&state.secret_box),
-    });
+    let accounts = account_service(state);
     let ports = SignInPorts {
         accounts,
         applications: Arc::new(state.store.applications()),
@@ -384,7 +422,73 @@ fn sign_in_api(
     }
 }
 
+/// The Management API's routes for a user's personal access tokens, sessions and grants, and for subject tokens
+/// (impersonation): the store's repositories, the system clock, random ids.
+fn credential_admin_deps(
+    state: &AppState,
+    settings: &Settings,
+) -> (web::Data<PersonalAccessTokensDeps>, web::Data<SubjectTokensDeps>, web::Data<UserSessionsDeps>) {
+    let personal_access_tokens = PersonalAccessTokensDeps {
+        tokens: Arc::new(state.store.personal_access_tokens()),
+        users: Arc::new(state.store.users()),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+    };
+    let subject_tokens = SubjectTokensDeps {
+        tokens: Arc::new(state.store.subject_tokens()),
+        users: Arc::new(state.store.users()),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+        require_impersonation_reason: settings.impersonation_requires_reason,
+    };
+    let user_sessions = UserSessionsDeps {
+        sessions: Arc::new(state.store.sessions()),
+        users: Arc::new(state.store.users()),
+        applications: Arc::new(state.store.applications()),
+        audit_log: Arc::new(state.store.audit_log()),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+    };
+    (web::Data::new(personal_access_tokens), web::Data::new(subject_tokens), web::Data::new(user_sessions))
+}
+
 /// The Management API's application routes: the store's repository, the system clock, random ids.
+/// How often deleted users past their retention are purged. Restores check the retention themselves, so a purge
+/// running late only keeps data longer, never makes an expired tombstone restorable.
+const TOMBSTONE_PURGE_INTERVAL: Duration = Duration::from_secs(60 * 60);
+
+/// Purges expired tombstones now and then every [`TOMBSTONE_PURGE_INTERVAL`], for as long as the runtime lives.
+fn spawn_tombstone_purge(store: Store) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(TOMBSTONE_PURGE_INTERVAL);
+        loop {
+            interval.tick().await;
+            match store.users().purge_tombstones(SystemClock.now()).await {
+                Ok(0) => {}
+                Ok(purged) => tracing::info!(purged, "purged deleted users past their retention"),
+                Err(error) => tracing::warn!(%error, "purging deleted users failed; will retry"),
+            }
+        }
+    });
+}
+
+/// The account use cases on the store.
+pub(crate) fn account_service(state: &AppState) -> AccountService {
+    AccountService::new(Ports {
+        users: Arc::new(state.store.users()),
+        hasher: Arc::clone(&state.password_hasher),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+        secrets: Arc::clone(&state.secret_box),
+    })
+}
+
+/// The Management API's user routes: the administrator's use cases and the repository searches read.
+fn users_deps(state: &AppState, settings: &Settings) -> UsersDeps {
+    let retention = Duration::from_secs(settings.deleted_user_retention_days.saturating_mul(24 * 60 * 60));
+    UsersDeps { admin: UserAdminService::new(account_service(state), retention), users: Arc::new(state.store.users()) }
+}
+
 fn applications_deps(state: &AppState) -> ApplicationsDeps {
     ApplicationsDeps {
         repository: Arc::new(state.store.applications()),

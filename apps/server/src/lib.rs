@@ -14,6 +14,7 @@ pub mod cors;
 pub mod data_dir;
 pub mod fallback;
 pub mod openapi;
+pub mod operator;
 pub mod settings;
 pub mod telemetry;
 

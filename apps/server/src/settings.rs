@@ -66,6 +66,11 @@ pub struct Settings {
     pub http_connector_authorization: Option<SecretSetting>,
     /// How long a webhook call may take.
     pub http_connector_timeout_secs: u64,
+    /// How many days a deleted user can be restored (`POST /api/users/:id/restore`); after that it is purged.
+    pub deleted_user_retention_days: u64,
+    /// Whether `POST /api/subject-tokens` (impersonation) requires a non-empty `context.reason`, which the audit
+    /// log records.
+    pub impersonation_requires_reason: bool,
 }
 
 /// The message connector that delivers verification codes.
@@ -138,6 +143,9 @@ impl fmt::Debug for BootstrapSecret {
     }
 }
 
+/// Logto keeps nothing of a deleted user; we keep a restorable tombstone this long unless configured otherwise.
+pub const DEFAULT_DELETED_USER_RETENTION_DAYS: u64 = 30;
+
 /// Why the settings could not be loaded. The message is one line and names the key.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum SettingsError {
@@ -148,8 +156,15 @@ pub enum SettingsError {
 }
 
 /// Keys whose environment values are numbers, parsed by figment.
-const NUMERIC_KEYS: &[&str] =
-    &["password_hash_concurrency", "shutdown_timeout_secs", "smtp_port", "http_connector_timeout_secs"];
+const NUMERIC_KEYS: &[&str] = &[
+    "password_hash_concurrency",
+    "shutdown_timeout_secs",
+    "smtp_port",
+    "http_connector_timeout_secs",
+    "deleted_user_retention_days",
+    // A boolean: figment parses `true`/`false` as it parses numbers.
+    "impersonation_requires_reason",
+];
 
 /// Keys whose environment values are taken verbatim: figment would read `0123` as the number 123 and `true` as a
 /// boolean, which would corrupt a client secret or a path.
@@ -291,6 +306,8 @@ impl Default for Settings {
             http_connector_url: None,
             http_connector_authorization: None,
             http_connector_timeout_secs: 10,
+            deleted_user_retention_days: DEFAULT_DELETED_USER_RETENTION_DAYS,
+            impersonation_requires_reason: true,
         }
     }
 }
@@ -322,6 +339,8 @@ impl fmt::Debug for Settings {
             )
             .field("http_connector_authorization", &self.http_connector_authorization)
             .field("http_connector_timeout_secs", &self.http_connector_timeout_secs)
+            .field("deleted_user_retention_days", &self.deleted_user_retention_days)
+            .field("impersonation_requires_reason", &self.impersonation_requires_reason)
             .finish()
     }
 }

@@ -8,6 +8,9 @@ use crate::clock::Timestamp;
 use crate::ports::RepoError;
 use crate::user::Version;
 
+/// Logto's bound on `deleteAccountUrl` (`varchar(2048)`).
+pub const MAX_DELETE_ACCOUNT_URL_LENGTH: usize = 2048;
+
 /// Access to one field of the account through the Account API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum FieldAccess {
@@ -87,6 +90,51 @@ pub struct AccountCenterSettings {
     pub webauthn_related_origins: Vec<String>,
     #[serde(default)]
     pub delete_account_url: Option<String>,
+    /// CSS for the prebuilt account-center page.
+    #[serde(default)]
+    pub custom_css: Option<String>,
+    /// The custom profile fields the prebuilt page shows, in order; `None` until configured.
+    #[serde(default)]
+    pub profile_fields: Option<Vec<ProfileField>>,
+}
+
+/// One entry of `profileFields`: a custom profile field, by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProfileField {
+    pub name: String,
+}
+
+/// A setting that Logto's guard would refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AccountCenterError {
+    #[error("deleteAccountUrl must be at most 2048 characters")]
+    DeleteAccountUrlTooLong,
+    #[error("deleteAccountUrl must be a valid http(s) URL")]
+    DeleteAccountUrlInvalid,
+}
+
+/// Checks a `deleteAccountUrl` as Logto does: at most 2048 characters, an absolute http(s) URL, or `""`, which
+/// clears it (`None`).
+pub fn parse_delete_account_url(value: &str) -> Result<Option<String>, AccountCenterError> {
+    use validator::ValidateUrl;
+
+    if value.chars().count() > MAX_DELETE_ACCOUNT_URL_LENGTH {
+        return Err(AccountCenterError::DeleteAccountUrlTooLong);
+    }
+    if value.is_empty() {
+        return Ok(None);
+    }
+    let http = value.starts_with("https://") || value.starts_with("http://");
+    if !http || !value.validate_url() {
+        return Err(AccountCenterError::DeleteAccountUrlInvalid);
+    }
+    Ok(Some(value.to_owned()))
+}
+
+/// The origins with repeats removed, first occurrence kept (Logto's `deduplicate`).
+pub fn deduplicate_origins(origins: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    origins.into_iter().filter(|origin| seen.insert(origin.clone())).collect()
 }
 
 impl AccountCenterSettings {
@@ -169,7 +217,48 @@ mod tests {
         let value = serde_json::to_value(AccountCenterSettings::default()).unwrap();
         assert_eq!(
             value,
-            json!({ "enabled": false, "fields": {}, "webauthnRelatedOrigins": [], "deleteAccountUrl": null })
+            json!({
+                "enabled": false,
+                "fields": {},
+                "webauthnRelatedOrigins": [],
+                "deleteAccountUrl": null,
+                "customCss": null,
+                "profileFields": null
+            })
         );
+    }
+
+    #[test]
+    fn settings_saved_before_the_newer_fields_still_read() {
+        let stored = json!({ "enabled": true, "fields": { "email": "Edit" }, "webauthnRelatedOrigins": [] });
+        let settings: AccountCenterSettings = serde_json::from_value(stored).unwrap();
+        assert_eq!(settings.custom_css, None);
+        assert_eq!(settings.profile_fields, None);
+        assert_eq!(settings.access(AccountField::Email), FieldAccess::Edit);
+    }
+
+    #[test]
+    fn a_delete_account_url_is_an_http_url_of_at_most_2048_characters_or_empty() {
+        assert_eq!(parse_delete_account_url(""), Ok(None));
+        let url = "https://example.com/delete?me=1";
+        assert_eq!(parse_delete_account_url(url), Ok(Some(url.to_owned())));
+        assert_eq!(parse_delete_account_url("http://localhost:3000/x"), Ok(Some("http://localhost:3000/x".into())));
+        for refused in ["ftp://example.com/x", "example.com/delete", "https://", "javascript:alert(1)", "https://a b"] {
+            assert_eq!(
+                parse_delete_account_url(refused),
+                Err(AccountCenterError::DeleteAccountUrlInvalid),
+                "{refused}"
+            );
+        }
+        let longest = format!("https://example.com/{}", "a".repeat(MAX_DELETE_ACCOUNT_URL_LENGTH - 20));
+        assert_eq!(longest.len(), MAX_DELETE_ACCOUNT_URL_LENGTH);
+        assert!(parse_delete_account_url(&longest).is_ok());
+        assert_eq!(parse_delete_account_url(&format!("{longest}a")), Err(AccountCenterError::DeleteAccountUrlTooLong));
+    }
+
+    #[test]
+    fn repeated_origins_are_kept_once_in_their_first_position() {
+        let origins = ["https://b.example", "https://a.example", "https://b.example"].map(String::from).to_vec();
+        assert_eq!(deduplicate_origins(origins), ["https://b.example", "https://a.example"]);
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod account_center;
 pub mod application;
+pub mod audit;
 pub mod clock;
 pub mod credentials_ports;
 pub mod identifiers;
@@ -18,11 +19,13 @@ pub mod mfa;
 pub mod password;
 pub mod personal_access_token;
 pub mod ports;
+pub mod role;
 pub mod secret_box;
 pub mod secrets;
 pub mod service;
 pub mod session;
 pub mod sign_in;
+pub mod sign_in_experience;
 pub mod subject_token;
 pub mod token;
 pub mod user;

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 
+use crate::audit::AuditEntry;
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 use crate::ports::RepoError;
@@ -64,20 +65,27 @@ impl PersonalAccessToken {
     }
 }
 
-/// Personal access tokens, one aggregate.
+/// Personal access tokens, one aggregate. Creating, renaming and deleting a token store `audit` (which names the
+/// token, never its value) in the same transaction as the change.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait PersonalAccessTokenRepository: Send + Sync {
     /// Fails with `Conflict(Name)` when the user already has a token of that name (user and name are the token's key
     /// in Logto's API), `NotFound` when the user does not exist.
-    async fn create(&self, token: &PersonalAccessToken) -> Result<(), RepoError>;
+    async fn create(&self, token: &PersonalAccessToken, audit: &AuditEntry) -> Result<(), RepoError>;
     /// Every token of the user (revoked and expired ones included), oldest first.
     async fn list_for_user(&self, user_id: &UserId) -> Result<Vec<PersonalAccessToken>, RepoError>;
     async fn find_by_value_hash(&self, value_hash: &SecretHash) -> Result<Option<PersonalAccessToken>, RepoError>;
     /// `NotFound` when the user has no token named `current_name`, `Conflict(Name)` when `new_name` is taken.
-    async fn rename(&self, user_id: &UserId, current_name: &str, new_name: &str) -> Result<(), RepoError>;
+    async fn rename(
+        &self,
+        user_id: &UserId,
+        current_name: &str,
+        new_name: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), RepoError>;
     /// `NotFound` when the user has no token of that name.
-    async fn delete(&self, user_id: &UserId, name: &str) -> Result<(), RepoError>;
+    async fn delete(&self, user_id: &UserId, name: &str, audit: &AuditEntry) -> Result<(), RepoError>;
     /// Records a use at `now` (`NotFound` when the token is gone).
     async fn mark_used(&self, id: &str, now: Timestamp) -> Result<(), RepoError>;
     /// Revokes every unrevoked token of the user and returns how many.

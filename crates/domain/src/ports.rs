@@ -4,8 +4,11 @@
 use async_trait::async_trait;
 use thiserror::Error;
 
+use crate::audit::AuditEntry;
+use crate::clock::Timestamp;
 use crate::identifiers::{Email, Phone, Username};
 use crate::ids::UserId;
+use crate::session::RevokeReason;
 use crate::user::User;
 
 /// What a repository can report. Storage details (SQL errors, driver messages) never cross this boundary in
@@ -39,7 +42,7 @@ pub enum Conflict {
     Version,
 }
 
-/// Users, one aggregate. Every write is one transaction.
+/// Users, one aggregate. Every write is one transaction, which also stores the write's audit entry.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait UserRepository: Send + Sync {
@@ -50,13 +53,43 @@ pub trait UserRepository: Send + Sync {
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError>;
     async fn find_by_phone(&self, phone: &Phone) -> Result<Option<User>, RepoError>;
     /// Fails with `Conflict(Username|Email|Phone|Id)` when an identifier is taken.
-    async fn insert(&self, user: &User) -> Result<(), RepoError>;
+    async fn insert(&self, user: &User, entry: &AuditEntry) -> Result<(), RepoError>;
     /// Writes `user` if the stored version still equals `user.version`, and returns it with the next version.
     /// Fails with `Conflict(Version)` when someone else wrote first, `NotFound` when the user is gone, and an
     /// identifier conflict when a changed identifier is taken.
-    async fn update(&self, user: &User) -> Result<User, RepoError>;
-    async fn delete(&self, id: &UserId) -> Result<(), RepoError>;
+    async fn update(&self, user: &User, change: &UserChange) -> Result<User, RepoError>;
+    /// Deletes `user` if the stored version still equals `user.version`, keeping a tombstone that
+    /// [`Self::restore`] can bring back until `restorable_until`. The user's sessions, refresh tokens, personal
+    /// access tokens and subject tokens go with it, so every token derived from them stops working; a restore does
+    /// not bring them back. Tombstones past their time are purged in the same transaction.
+    async fn delete(&self, user: &User, restorable_until: Timestamp, entry: &AuditEntry) -> Result<(), RepoError>;
+    /// Brings back a deleted user whose tombstone is still kept at `now`, with its identifiers. `NotFound` when
+    /// there is no such tombstone; an identifier conflict when another user took one meanwhile (the tombstone is
+    /// then kept).
+    async fn restore(&self, id: &UserId, now: Timestamp, entry: &AuditEntry) -> Result<User, RepoError>;
+    /// Drops tombstones kept past their time at `now`; returns how many.
+    async fn purge_tombstones(&self, now: Timestamp) -> Result<u64, RepoError>;
     async fn search(&self, query: &UserSearch) -> Result<Page<User>, RepoError>;
+}
+
+/// What is written with a change to a user, in the same transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserChange {
+    pub entry: AuditEntry,
+    /// Ends every live session of the user, and so every token derived from one, for this reason.
+    pub end_sessions: Option<RevokeReason>,
+}
+
+impl UserChange {
+    pub fn logged(entry: AuditEntry) -> Self {
+        Self { entry, end_sessions: None }
+    }
+
+    #[must_use]
+    pub fn ending_sessions(mut self, reason: RevokeReason) -> Self {
+        self.end_sessions = Some(reason);
+        self
+    }
 }
 
 /// A page of results and the total number of matches.
@@ -103,6 +136,16 @@ pub enum SearchField {
     Name,
 }
 
+impl SearchField {
+    pub const ALL: [SearchField; 5] = [
+        SearchField::Id,
+        SearchField::PrimaryEmail,
+        SearchField::PrimaryPhone,
+        SearchField::Username,
+        SearchField::Name,
+    ];
+}
+
 /// How a search value matches (Logto's `mode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SearchMode {
@@ -113,6 +156,67 @@ pub enum SearchMode {
     Exact,
     SimilarTo,
     Posix,
+}
+
+/// The longest `posix` or `similar_to` search value accepted.
+pub const MAX_SEARCH_PATTERN_CHARS: usize = 256;
+
+/// A `posix` or `similar_to` value that is not a pattern this server evaluates.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[error("the search pattern is invalid: {0}")]
+pub struct InvalidSearchPattern(pub String);
+
+impl SearchMode {
+    /// The regular expression a `posix` or `similar_to` value stands for (`None` for `like` and `exact`). Both
+    /// backends evaluate this one expression (PostgreSQL with `~`, SQLite with `REGEXP`), so they agree: a
+    /// `similar_to` value is translated here as PostgreSQL translates `SIMILAR TO` (whole value, `%` any run, `_`
+    /// any one character, `.`, `^` and `$` literal), and case-insensitive `posix` gets `(?i)`. Only the syntax
+    /// both engines read the same is accepted: what Rust's `regex` rejects (backreferences, look-around) is refused.
+    pub fn regex_pattern(self, value: &str, case_sensitive: bool) -> Result<Option<String>, InvalidSearchPattern> {
+        let pattern = match self {
+            SearchMode::Like | SearchMode::Exact => return Ok(None),
+            SearchMode::Posix if case_sensitive => value.to_owned(),
+            SearchMode::Posix => format!("(?i){value}"),
+            SearchMode::SimilarTo => similar_to_regex(value),
+        };
+        if value.chars().count() > MAX_SEARCH_PATTERN_CHARS {
+            return Err(InvalidSearchPattern(format!("longer than {MAX_SEARCH_PATTERN_CHARS} characters")));
+        }
+        regex::RegexBuilder::new(&pattern)
+            .size_limit(1 << 20)
+            .build()
+            .map_err(|error| InvalidSearchPattern(error.to_string().lines().last().unwrap_or_default().to_owned()))?;
+        Ok(Some(pattern))
+    }
+}
+
+fn similar_to_regex(value: &str) -> String {
+    let mut pattern = String::from("^(?:");
+    let mut chars = value.chars();
+    let mut in_brackets = false;
+    while let Some(character) = chars.next() {
+        if in_brackets {
+            pattern.push(character);
+            in_brackets = character != ']';
+            continue;
+        }
+        match character {
+            '%' => pattern.push_str(".*"),
+            '_' => pattern.push('.'),
+            '\\' => match chars.next() {
+                Some(escaped) => pattern.push_str(&regex::escape(&escaped.to_string())),
+                None => pattern.push_str("\\\\"),
+            },
+            '[' => {
+                in_brackets = true;
+                pattern.push('[');
+            }
+            '.' | '^' | '$' => pattern.push_str(&regex::escape(&character.to_string())),
+            other => pattern.push(other),
+        }
+    }
+    pattern.push_str(")$");
+    pattern
 }
 
 /// How the conditions on different fields combine (values of one field always combine with OR).
@@ -130,6 +234,13 @@ pub struct FieldCondition {
     pub mode: SearchMode,
 }
 
+/// Logto's bare `search`: the values matched against every searchable field, any field matching.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnyFieldCondition {
+    pub values: Vec<String>,
+    pub mode: SearchMode,
+}
+
 /// An extension of ours: match a string value inside `customData` at a dotted path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomDataCondition {
@@ -140,6 +251,7 @@ pub struct CustomDataCondition {
 
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UserSearch {
+    pub any_field: Vec<AnyFieldCondition>,
     pub fields: Vec<FieldCondition>,
     pub custom_data: Vec<CustomDataCondition>,
     pub joint: Joint,
@@ -159,6 +271,25 @@ mod tests {
         assert!(Pagination::new(0, 20).is_none());
         assert!(Pagination::new(1, 0).is_none());
         assert!(Pagination::new(1, 101).is_none());
+    }
+
+    #[test]
+    fn similar_to_is_translated_as_postgresql_does_and_posix_is_taken_as_written() {
+        let similar = |value: &str| SearchMode::SimilarTo.regex_pattern(value, true).unwrap().unwrap();
+        assert_eq!(similar("a%b_c"), "^(?:a.*b.c)$");
+        assert_eq!(similar("(ab|cd)+x.y"), "^(?:(ab|cd)+x\\.y)$");
+        assert_eq!(similar(r"100\%"), "^(?:100%)$");
+        assert_eq!(similar("[._%]x"), "^(?:[._%]x)$");
+        assert_eq!(SearchMode::Posix.regex_pattern("^ad+a", false), Ok(Some("(?i)^ad+a".to_owned())));
+        assert_eq!(SearchMode::Like.regex_pattern("%", false), Ok(None));
+    }
+
+    #[test]
+    fn patterns_outside_the_shared_syntax_are_refused() {
+        assert!(SearchMode::Posix.regex_pattern(r"(a)\1", true).is_err(), "backreference");
+        assert!(SearchMode::Posix.regex_pattern("(?=a)", true).is_err(), "look-ahead");
+        assert!(SearchMode::Posix.regex_pattern("(", true).is_err());
+        assert!(SearchMode::Posix.regex_pattern(&"a".repeat(MAX_SEARCH_PATTERN_CHARS + 1), true).is_err());
     }
 
     #[test]

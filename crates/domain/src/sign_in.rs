@@ -4,6 +4,7 @@
 //! second step. The use case is [`crate::service::SignInService`].
 
 use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::identifiers::{Email, IdentifierError, Phone, Username};
@@ -111,18 +112,39 @@ pub trait SentinelRepository: Send + Sync {
     async fn forget_before(&self, before: Timestamp) -> Result<u64, RepoError>;
 }
 
-/// Logto's MFA policy names, as far as sign-in reads them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Logto's MFA policies (`mfa.policy` of the sign-in experience). At sign-in only one distinction matters: under
+/// `Mandatory` a user's `skipMfaOnSignIn` is ignored ([`MfaPolicy::honours_skip`]); the others differ in when
+/// users are prompted to set MFA up, which the redirect-free sign-in does not do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub enum MfaPolicy {
-    /// Users with factors verify one at sign-in, unless they chose `skipMfaOnSignIn` (Logto's default).
+    /// Users with factors verify one at sign-in, unless they chose `skipMfaOnSignIn` (Logto's default; deprecated
+    /// by Logto in favour of `PromptAtSignInAndSignUp`).
     #[default]
     UserControlled,
     /// Users with factors always verify one; `skipMfaOnSignIn` is ignored.
     Mandatory,
+    PromptOnlyAtSignIn,
+    PromptAtSignInAndSignUp,
+    NoPrompt,
+    /// Non-skippable set-up prompts: Logto accepts these only with adaptive MFA, which Latchkey does not have.
+    PromptAtSignInAndSignUpMandatory,
+    PromptOnlyAtSignInMandatory,
 }
 
-/// What the sign-in experience says about MFA at sign-in.
-#[derive(Debug, Clone, PartialEq, Eq)]
+impl MfaPolicy {
+    /// Whether a user's `skipMfaOnSignIn` is honoured at sign-in: always, except under `Mandatory`.
+    pub fn honours_skip(self) -> bool {
+        self != MfaPolicy::Mandatory
+    }
+
+    /// The policies whose set-up prompt cannot be skipped (Logto ties them to adaptive MFA).
+    pub fn is_non_skippable_prompt(self) -> bool {
+        matches!(self, MfaPolicy::PromptAtSignInAndSignUpMandatory | MfaPolicy::PromptOnlyAtSignInMandatory)
+    }
+}
+
+/// What the sign-in experience says about MFA at sign-in, in Logto's wire shape (`mfa {factors, policy}`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaSettings {
     /// The sign-in experience's `mfa.factors`: a bound factor of another type is not asked for.
     pub factors: Vec<MfaFactorType>,

@@ -4,6 +4,7 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
+use crate::audit::AuditEntry;
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 use crate::ports::RepoError;
@@ -57,8 +58,9 @@ pub enum Consumption {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SubjectTokenRepository: Send + Sync {
-    /// `NotFound` when the user does not exist.
-    async fn insert(&self, token: &SubjectToken) -> Result<(), RepoError>;
+    /// Stores the token and `audit` (the impersonation's entry) in one transaction; `NotFound` when the user does
+    /// not exist.
+    async fn insert(&self, token: &SubjectToken, audit: &AuditEntry) -> Result<(), RepoError>;
     /// Consumes the token atomically: of two concurrent calls, at most one gets `Consumed`.
     async fn consume(&self, token_hash: &SecretHash, now: Timestamp) -> Result<Consumption, RepoError>;
 }

@@ -169,6 +169,26 @@ pub enum ProfileError {
 }
 
 impl Profile {
+    /// The claims of `patch` over these (Logto's shallow merge: a given `address` replaces the whole address).
+    #[must_use]
+    pub fn merged(&self, patch: &Profile) -> Profile {
+        let pick = |new: &Option<String>, old: &Option<String>| new.clone().or_else(|| old.clone());
+        Profile {
+            family_name: pick(&patch.family_name, &self.family_name),
+            given_name: pick(&patch.given_name, &self.given_name),
+            middle_name: pick(&patch.middle_name, &self.middle_name),
+            nickname: pick(&patch.nickname, &self.nickname),
+            preferred_username: pick(&patch.preferred_username, &self.preferred_username),
+            profile: pick(&patch.profile, &self.profile),
+            website: pick(&patch.website, &self.website),
+            gender: pick(&patch.gender, &self.gender),
+            birthdate: pick(&patch.birthdate, &self.birthdate),
+            zoneinfo: pick(&patch.zoneinfo, &self.zoneinfo),
+            locale: pick(&patch.locale, &self.locale),
+            address: patch.address.clone().or_else(|| self.address.clone()),
+        }
+    }
+
     /// Checks the length bound of every claim.
     pub fn validate(&self) -> Result<(), ProfileError> {
         let address = self.address.clone().unwrap_or_default();
@@ -352,6 +372,16 @@ mod tests {
         assert_eq!(
             profile.validate(),
             Err(ProfileError::FieldTooLong { field: "nickname", max: limits::PROFILE_FIELD_MAX_CHARS })
+        );
+    }
+
+    #[test]
+    fn merging_a_profile_keeps_claims_the_patch_leaves_out() {
+        let stored = Profile { nickname: Some("bo".into()), locale: Some("en".into()), ..Profile::default() };
+        let patch = Profile { locale: Some("fr".into()), ..Profile::default() };
+        assert_eq!(
+            stored.merged(&patch),
+            Profile { nickname: Some("bo".into()), locale: Some("fr".into()), ..Profile::default() }
         );
     }
 

@@ -41,7 +41,7 @@ const DEFAULT_SECRET_NAME: &str = "Default secret";
 /// Logto's limit on application and secret names (`varchar(256)`).
 const MAX_NAME_LENGTH: usize = 256;
 /// How often a change is re-applied on a fresh read when other writers keep getting in between.
-const UPDATE_ATTEMPTS: usize = 5;
+pub(crate) const UPDATE_ATTEMPTS: usize = 5;
 
 /// What the application handlers need; register it once as `web::Data<ApplicationsDeps>`.
 #[derive(Clone)]
@@ -765,7 +765,9 @@ fn limit(pagination: Pagination) -> usize {
 }
 
 /// `Some(value)` whenever the field is present, `null` included, so that `"description": null` clears it.
-fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(deserializer: D) -> Result<Option<Option<T>>, D::Error> {
+pub(crate) fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    deserializer: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(deserializer).map(Some)
 }
 

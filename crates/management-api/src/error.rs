@@ -5,7 +5,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use latchkey_auth::AuthError;
 use latchkey_auth::error_body::error_response;
+use latchkey_domain::mfa::MfaError;
+use latchkey_domain::password::PasswordError;
 use latchkey_domain::ports::{Conflict, RepoError};
+use latchkey_domain::service::AccountError;
+use latchkey_domain::sign_in_experience::SignInExperienceError;
 use serde_json::{Value, json};
 
 use crate::policy::Denial;
@@ -25,10 +29,37 @@ pub enum ApiError {
     InvalidInput(&'static str),
     #[error("the pagination parameters are invalid")]
     InvalidPagination,
+    /// One key of the body has a value Logto's guard refuses (an email that is not one, say); names the key.
+    #[error("the body key `{0}` is invalid")]
+    InvalidField(&'static str),
+    /// A query parameter Logto's search parser refuses (`request.invalid_input`).
+    #[error("the query is invalid: {0}")]
+    InvalidQuery(&'static str),
+    #[error("a plain password and a password digest cannot both be given")]
+    PasswordAndDigest,
+    #[error("a password digest needs its algorithm")]
+    PasswordAlgorithmRequired,
+    /// `If-Match` names no version this server could have sent.
+    #[error("the If-Match header is not an ETag of this API")]
+    UnusableIfMatch,
+    /// A user use case refused or failed.
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// A sign-in experience that Logto's guard or route would refuse.
+    #[error(transparent)]
+    InvalidSignInExperience(#[from] SignInExperienceError),
     #[error("no application has this id")]
     ApplicationNotFound,
     #[error("no role has this id")]
     RoleNotFound,
+    #[error("another role has this name")]
+    RoleNameInUse,
+    /// A `MachineToMachine` role (the built-in Management API role included) cannot be given to a user.
+    #[error("only User roles can be given to users")]
+    InvalidUserRoleType,
+    /// The built-in Management API role cannot be changed or deleted.
+    #[error("the built-in role cannot be changed")]
+    InternalRole,
     /// The application exists but has no secret, or no role, of that name.
     #[error("the application has no such entry")]
     EntryNotFound,
@@ -38,6 +69,14 @@ pub enum ApiError {
     InvalidThirdPartyType,
     #[error("the application already has a secret of this name")]
     SecretNameInUse,
+    #[error("the user already has a personal access token of this name")]
+    PersonalAccessTokenNameInUse,
+    /// The user has no live session of this id.
+    #[error("no such session")]
+    SessionNotFound,
+    /// A suspended user cannot be impersonated (Logto issues the subject token; its exchange would fail anyway).
+    #[error("the user is suspended")]
+    UserSuspended,
     #[error(transparent)]
     Repository(#[from] RepoError),
     #[error("the Management API is not configured on this server")]
@@ -56,6 +95,41 @@ impl ApiError {
             Self::Denied(Denial::MissingScope) => (StatusCode::FORBIDDEN, "auth.forbidden", "Forbidden."),
             Self::InvalidBody(_) => (StatusCode::BAD_REQUEST, "guard.invalid_input", "The request body is invalid."),
             Self::InvalidInput(_) => (StatusCode::BAD_REQUEST, "request.invalid_input", "Input is invalid."),
+            Self::InvalidSignInExperience(error) => match error {
+                SignInExperienceError::PasswordPolicy(_)
+                | SignInExperienceError::UsernameLengthOutOfRange
+                | SignInExperienceError::UsernameMinAboveMax
+                | SignInExperienceError::UsernameCannotStart => {
+                    (StatusCode::BAD_REQUEST, "guard.invalid_input", "The request body is invalid.")
+                }
+                SignInExperienceError::DuplicatedMfaFactors => {
+                    (StatusCode::BAD_REQUEST, "sign_in_experiences.duplicated_mfa_factors", "Duplicated MFA factors.")
+                }
+                SignInExperienceError::BackupCodeAlone => (
+                    StatusCode::BAD_REQUEST,
+                    "sign_in_experiences.backup_code_cannot_be_enabled_alone",
+                    "Backup code can not be enabled alone.",
+                ),
+                SignInExperienceError::NonSkippablePolicy => (
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "sign_in_experiences.non_adaptive_mfa_requires_skippable_policy",
+                    "Without adaptive MFA, the MFA policy must let users skip the set-up prompt.",
+                ),
+            },
+            Self::InvalidField(_) => (StatusCode::BAD_REQUEST, "guard.invalid_input", "The request body is invalid."),
+            Self::InvalidQuery(_) => (StatusCode::BAD_REQUEST, "request.invalid_input", "Input is invalid."),
+            Self::PasswordAndDigest => (
+                StatusCode::BAD_REQUEST,
+                "user.password_and_digest",
+                "You cannot set both plain text password and password digest.",
+            ),
+            Self::PasswordAlgorithmRequired => (
+                StatusCode::BAD_REQUEST,
+                "user.password_algorithm_required",
+                "Password algorithm is required when password digest is set.",
+            ),
+            Self::UnusableIfMatch => PRECONDITION_FAILED,
+            Self::Account(error) => account_wire(error),
             Self::InvalidPagination => {
                 (StatusCode::BAD_REQUEST, "guard.invalid_pagination", "The request pagination value is invalid.")
             }
@@ -65,6 +139,24 @@ impl ApiError {
             Self::RoleNotFound => {
                 (StatusCode::NOT_FOUND, "entity.not_exists_with_id", "The role with this ID does not exist.")
             }
+            Self::RoleNameInUse => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "role.name_in_use", "This role name is already in use.")
+            }
+            Self::InvalidUserRoleType => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "user.invalid_role_type",
+                "Invalid role type, can not assign machine-to-machine role to user.",
+            ),
+            Self::InternalRole => {
+                (StatusCode::FORBIDDEN, "role.internal_role_violation", "Built-in roles cannot be changed or deleted.")
+            }
+            Self::PersonalAccessTokenNameInUse => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "user.personal_access_token_name_exists",
+                "Personal access token name already exists.",
+            ),
+            Self::SessionNotFound => (StatusCode::NOT_FOUND, "oidc.session_not_found", "Session not found."),
+            Self::UserSuspended => (StatusCode::FORBIDDEN, "user.suspended", "This account is suspended."),
             Self::EntryNotFound | Self::Repository(RepoError::NotFound) => {
                 (StatusCode::NOT_FOUND, "entity.not_found", "The resource does not exist.")
             }
@@ -106,9 +198,87 @@ impl ApiError {
         match self {
             Self::Unauthenticated(AuthError::UnsupportedScheme) => Some(json!({ "supportedTypes": ["Bearer"] })),
             Self::InvalidBody(details) => Some(json!({ "details": details })),
-            Self::InvalidInput(details) => Some(json!({ "details": details })),
+            Self::InvalidInput(details) | Self::InvalidQuery(details) => Some(json!({ "details": details })),
+            Self::InvalidField(key) => Some(json!({
+                "issues": [{ "code": "invalid_string", "message": "Invalid", "path": [key] }],
+                "details": format!("Error in key path \"{key}\": (invalid_string) Invalid"),
+            })),
+            Self::Account(AccountError::PasswordRejected(issues)) => Some(json!({ "result": false, "issues": issues })),
+            Self::InvalidSignInExperience(error) => Some(json!({ "details": error.to_string() })),
             _ => None,
         }
+    }
+}
+
+/// 412: the `If-Match` version is not the stored one (Latchkey's optimistic concurrency; Logto has no such check).
+const PRECONDITION_FAILED: (StatusCode, &str, &str) = (
+    StatusCode::PRECONDITION_FAILED,
+    "request.precondition_failed",
+    "The resource was changed after the version named in If-Match was read. Read it again and retry.",
+);
+
+/// Logto's status and code for each refusal of a user use case.
+fn account_wire(error: &AccountError) -> (StatusCode, &'static str, &'static str) {
+    const UNAVAILABLE: &str = "The service is temporarily unavailable. Please try again later.";
+    const INTERNAL: &str = "Internal server error.";
+    match error {
+        AccountError::UserNotFound => (StatusCode::NOT_FOUND, "entity.not_found", "The resource does not exist."),
+        AccountError::UsernameInUse => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "user.username_already_in_use", "This username is already in use.")
+        }
+        AccountError::EmailInUse => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "user.email_already_in_use",
+            "This email is associated with an existing account.",
+        ),
+        AccountError::PhoneInUse => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "user.phone_already_in_use",
+            "This phone number is associated with an existing account.",
+        ),
+        AccountError::VersionConflict => (
+            StatusCode::CONFLICT,
+            "entity.concurrent_update",
+            "The entity was changed by another request at the same time. Please try again.",
+        ),
+        AccountError::PreconditionFailed => PRECONDITION_FAILED,
+        AccountError::InvalidCredentials => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "session.invalid_credentials", "Wrong identifier or password.")
+        }
+        AccountError::Suspended => (StatusCode::UNAUTHORIZED, "user.suspended", "This account has been suspended."),
+        AccountError::PasswordRejected(_) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "password.rejected", "The password does not meet the policy.")
+        }
+        AccountError::Password(
+            PasswordError::MalformedDigest { .. } | PasswordError::UnsupportedLegacyAlgorithm(_),
+        ) => (
+            StatusCode::BAD_REQUEST,
+            "user.invalid_password_digest",
+            "The password digest is invalid for its algorithm.",
+        ),
+        AccountError::Password(PasswordError::CostOutOfBounds { .. }) => (
+            StatusCode::BAD_REQUEST,
+            "user.password_digest_cost_out_of_bounds",
+            "The password digest asks for more work than this server allows.",
+        ),
+        AccountError::CustomData(_) => (StatusCode::BAD_REQUEST, "guard.invalid_input", "The request body is invalid."),
+        AccountError::Mfa(error) if error.is_internal() => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "unexpected_error", INTERNAL)
+        }
+        AccountError::Mfa(MfaError::FactorNotFound) => {
+            (StatusCode::NOT_FOUND, "entity.not_found", "The resource does not exist.")
+        }
+        AccountError::Mfa(
+            error @ (MfaError::TotpAlreadyInUse
+            | MfaError::WrongBackupCodeFormat
+            | MfaError::BackupCodeAlreadyInUse
+            | MfaError::BackupCodeCanNotBeAlone),
+        ) => (StatusCode::UNPROCESSABLE_ENTITY, error.logto_code(), "The MFA factor cannot be bound."),
+        AccountError::Mfa(error) => (StatusCode::BAD_REQUEST, error.logto_code(), "The MFA request is invalid."),
+        AccountError::Password(PasswordError::Hashing(_)) | AccountError::SecretBox(_) => {
+            (StatusCode::INTERNAL_SERVER_ERROR, "unexpected_error", INTERNAL)
+        }
+        AccountError::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", UNAVAILABLE),
     }
 }
 
@@ -142,13 +312,35 @@ mod tests {
             (ApiError::InvalidBody("expected `,`".to_owned()), 400, "guard.invalid_input"),
             (ApiError::InvalidInput("in the past"), 400, "request.invalid_input"),
             (ApiError::InvalidPagination, 400, "guard.invalid_pagination"),
+            (ApiError::InvalidSignInExperience(SignInExperienceError::UsernameMinAboveMax), 400, "guard.invalid_input"),
+            (
+                ApiError::InvalidSignInExperience(SignInExperienceError::DuplicatedMfaFactors),
+                400,
+                "sign_in_experiences.duplicated_mfa_factors",
+            ),
+            (
+                ApiError::InvalidSignInExperience(SignInExperienceError::BackupCodeAlone),
+                400,
+                "sign_in_experiences.backup_code_cannot_be_enabled_alone",
+            ),
+            (
+                ApiError::InvalidSignInExperience(SignInExperienceError::NonSkippablePolicy),
+                422,
+                "sign_in_experiences.non_adaptive_mfa_requires_skippable_policy",
+            ),
             (ApiError::ApplicationNotFound, 404, "entity.not_exists_with_id"),
             (ApiError::RoleNotFound, 404, "entity.not_exists_with_id"),
+            (ApiError::RoleNameInUse, 422, "role.name_in_use"),
+            (ApiError::InvalidUserRoleType, 422, "user.invalid_role_type"),
+            (ApiError::InternalRole, 403, "role.internal_role_violation"),
             (ApiError::EntryNotFound, 404, "entity.not_found"),
             (ApiError::Repository(RepoError::NotFound), 404, "entity.not_found"),
             (ApiError::NotMachineToMachine, 422, "application.invalid_type"),
             (ApiError::InvalidThirdPartyType, 400, "application.invalid_third_party_application_type"),
             (ApiError::SecretNameInUse, 422, "entity.unique_integrity_violation"),
+            (ApiError::PersonalAccessTokenNameInUse, 422, "user.personal_access_token_name_exists"),
+            (ApiError::SessionNotFound, 404, "oidc.session_not_found"),
+            (ApiError::UserSuspended, 403, "user.suspended"),
             (ApiError::Repository(RepoError::Conflict(Conflict::Id)), 422, "entity.unique_integrity_violation"),
             (ApiError::Repository(RepoError::Conflict(Conflict::Version)), 409, "entity.concurrent_update"),
             (ApiError::Repository(RepoError::Unavailable("down".to_owned())), 503, "service_unavailable"),

@@ -7,19 +7,34 @@
 //! **Architecture invariant:** this crate depends on `latchkey-domain` (and the token crate), never on
 //! `latchkey-store`, the migrations or the Account API crate.
 
+pub mod account_center;
 pub mod applications;
 pub mod error;
 pub mod guard;
+pub mod logs;
 pub mod openapi;
 pub mod pagination;
+pub mod personal_access_tokens;
 pub mod policy;
+pub mod roles;
+pub mod sessions;
+pub mod sign_in_experience;
+pub mod subject_tokens;
+pub mod users;
 
 use actix_web::web::{self, JsonConfig, ServiceConfig};
 
+pub use account_center::AccountCenterDeps;
 pub use applications::{ApplicationsDeps, MANAGEMENT_API_ROLE_ID};
 pub use error::ApiError;
 pub use guard::{ManagementCaller, ManagementConfig};
+pub use logs::LogsDeps;
 pub use openapi::openapi;
+pub use personal_access_tokens::PersonalAccessTokensDeps;
+pub use roles::RolesDeps;
+pub use sessions::UserSessionsDeps;
+pub use sign_in_experience::SignInExperienceDeps;
+pub use subject_tokens::SubjectTokensDeps;
 
 /// Largest JSON body the Management API reads.
 const JSON_LIMIT_BYTES: usize = 256 * 1024;
@@ -28,6 +43,27 @@ const JSON_LIMIT_BYTES: usize = 256 * 1024;
 /// `web::Data<ApplicationsDeps>`.
 pub fn configure(config: &mut ServiceConfig) {
     config.service(web::scope("/api/applications").app_data(json_config()).configure(applications::routes));
+    // `web::Data<LogsDeps>`.
+    config.service(web::scope("/api/logs").configure(logs::routes));
+    // Every route under `/api/users` is registered in this one scope (a second scope with the same prefix would
+    // never be reached). Modules with user sub-resources add a `.configure(…::user_routes)` here.
+    config.service(
+        web::scope("/api/users")
+            .app_data(json_config())
+            .configure(users::routes)
+            .configure(logs::user_routes)
+            .configure(personal_access_tokens::user_routes)
+            .configure(sessions::user_routes)
+            .configure(roles::user_routes),
+    );
+    // `web::Data<RolesDeps>`.
+    config.service(web::scope("/api/roles").app_data(json_config()).configure(roles::routes));
+    // `web::Data<AccountCenterDeps>`; `GET /api/.well-known/account-center` answers without a token.
+    account_center::routes(config);
+    // `web::Data<SignInExperienceDeps>`.
+    sign_in_experience::routes(config);
+    // `web::Data<SubjectTokensDeps>`.
+    subject_tokens::routes(config);
 }
 
 /// Malformed or mistyped JSON bodies answer Logto's 400 `guard.invalid_input`, in JSON like every other error.

@@ -17,9 +17,15 @@ pub enum ManagementAction {
     ReadUsers,
     WriteUsers,
     ManageAccountCenter,
+    /// Reading and changing the sign-in experience (password, username and MFA policies).
+    ManageSignInExperience,
     ReadApplications,
     /// Creating, changing and deleting applications, their secrets and their roles.
     WriteApplications,
+    /// Listing roles and users' roles.
+    ReadRoles,
+    /// Creating, changing and deleting roles, and giving users roles or taking them away.
+    WriteRoles,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -59,12 +65,15 @@ pub fn decide(caller: &Caller, action: ManagementAction) -> Result<Authorized, D
 mod tests {
     use super::*;
 
-    const ALL_ACTIONS: [ManagementAction; 5] = [
+    const ALL_ACTIONS: [ManagementAction; 8] = [
         ManagementAction::ReadUsers,
         ManagementAction::WriteUsers,
         ManagementAction::ManageAccountCenter,
+        ManagementAction::ManageSignInExperience,
         ManagementAction::ReadApplications,
         ManagementAction::WriteApplications,
+        ManagementAction::ReadRoles,
+        ManagementAction::WriteRoles,
     ];
 
     fn caller(management_audience: bool, scopes: &[&str]) -> Caller {

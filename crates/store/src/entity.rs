@@ -5,8 +5,9 @@ pub(crate) mod users {
 
     use sea_orm::entity::prelude::*;
 
-    /// One row of `users` (see the migration `m20261125_000001_create_users`).
-    #[derive(Clone, PartialEq, DeriveEntityModel)]
+    /// One row of `users` (see the migration `m20261125_000001_create_users`). A deleted user's tombstone keeps the
+    /// row as JSON, hence serde.
+    #[derive(Clone, PartialEq, DeriveEntityModel, serde::Serialize, serde::Deserialize)]
     #[sea_orm(table_name = "users")]
     pub struct Model {
         #[sea_orm(primary_key, auto_increment = false)]

@@ -18,14 +18,18 @@
 
 mod account_center;
 mod applications;
+mod audit_log;
+mod bulk;
 mod convert;
 mod credential_entity;
 mod db_errors;
 mod entity;
 mod personal_access_tokens;
+mod roles;
 mod search;
 mod sessions;
 mod sign_in;
+mod sign_in_experience;
 mod subject_tokens;
 mod token_state;
 mod users;
@@ -39,9 +43,12 @@ use thiserror::Error;
 
 pub use account_center::SeaAccountCenterRepository;
 pub use applications::SeaApplicationRepository;
+pub use audit_log::SeaAuditLogRepository;
 pub use personal_access_tokens::SeaPersonalAccessTokenRepository;
+pub use roles::SeaRoleRepository;
 pub use sessions::SeaSessionRepository;
 pub use sign_in::{SeaPendingMfaRepository, SeaSentinelRepository};
+pub use sign_in_experience::SeaSignInExperienceRepository;
 pub use subject_tokens::SeaSubjectTokenRepository;
 pub use token_state::SeaTokenStateRepository;
 pub use users::SeaUserRepository;
@@ -119,14 +126,28 @@ impl Store {
         SeaUserRepository::new(self.connection.clone())
     }
 
+    pub fn audit_log(&self) -> SeaAuditLogRepository {
+        SeaAuditLogRepository::new(self.connection.clone())
+    }
+
     /// The domain's `AccountCenterRepository` (the account-center settings) on this pool.
     pub fn account_center(&self) -> SeaAccountCenterRepository {
         SeaAccountCenterRepository::new(self.connection.clone())
     }
 
+    /// The domain's `SignInExperienceRepository` (password, username and MFA policies) on this pool.
+    pub fn sign_in_experience(&self) -> SeaSignInExperienceRepository {
+        SeaSignInExperienceRepository::new(self.connection.clone())
+    }
+
     /// The domain's `ApplicationRepository` on this pool.
     pub fn applications(&self) -> SeaApplicationRepository {
         SeaApplicationRepository::new(self.connection.clone())
+    }
+
+    /// The domain's `RoleRepository` (roles and users' roles) on this pool.
+    pub fn roles(&self) -> SeaRoleRepository {
+        SeaRoleRepository::new(self.connection.clone())
     }
 
     /// The domain's `SessionRepository` (sessions and refresh tokens) on this pool.
@@ -180,7 +201,9 @@ fn configure_sqlite(options: &mut ConnectOptions, url: &str) {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            // `REGEXP`, for the `posix` and `similar_to` user searches (Rust's `regex`, linear time).
+            .with_regexp();
         if create_if_missing { sqlite.create_if_missing(true) } else { sqlite }
     });
 }

@@ -1,17 +1,20 @@
-//! [`SeaPersonalAccessTokenRepository`]: the domain's `PersonalAccessTokenRepository` on sea-orm.
+//! [`SeaPersonalAccessTokenRepository`]: the domain's `PersonalAccessTokenRepository` on sea-orm. Creating, renaming
+//! and deleting a token store its audit entry in the same transaction.
 
 use async_trait::async_trait;
+use latchkey_domain::audit::AuditEntry;
 use latchkey_domain::personal_access_token::{PersonalAccessToken, PersonalAccessTokenRepository};
 use latchkey_domain::ports::{Conflict, RepoError};
 use latchkey_domain::secrets::SecretHash;
 use latchkey_domain::{Timestamp, UserId};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, TransactionTrait};
 
 use crate::applications::{from_json, to_json};
+use crate::audit_log::append_in;
 use crate::credential_entity::personal_access_tokens::{self, Column, Entity};
-use crate::db_errors::{corrupt, unavailable, write_error};
+use crate::db_errors::{corrupt, unavailable, write_error, write_transaction};
 
 /// Personal access tokens in `personal_access_tokens`. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -27,7 +30,7 @@ impl SeaPersonalAccessTokenRepository {
 
 #[async_trait]
 impl PersonalAccessTokenRepository for SeaPersonalAccessTokenRepository {
-    async fn create(&self, token: &PersonalAccessToken) -> Result<(), RepoError> {
+    async fn create(&self, token: &PersonalAccessToken, audit: &AuditEntry) -> Result<(), RepoError> {
         let row = personal_access_tokens::ActiveModel {
             id: Set(token.id.clone()),
             user_id: Set(token.user_id.as_str().to_owned()),
@@ -39,8 +42,10 @@ impl PersonalAccessTokenRepository for SeaPersonalAccessTokenRepository {
             last_used_at: Set(token.last_used_at.map(Timestamp::as_millis)),
             revoked_at: Set(token.revoked_at.map(Timestamp::as_millis)),
         };
-        Entity::insert(row).exec_without_returning(&self.db).await.map_err(name_taken_or_write_error)?;
-        Ok(())
+        let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
+        Entity::insert(row).exec_without_returning(&transaction).await.map_err(name_taken_or_write_error)?;
+        append_in(&transaction, audit).await?;
+        transaction.commit().await.map_err(unavailable)
     }
 
     async fn list_for_user(&self, user_id: &UserId) -> Result<Vec<PersonalAccessToken>, RepoError> {
@@ -63,31 +68,41 @@ impl PersonalAccessTokenRepository for SeaPersonalAccessTokenRepository {
         row.map(from_row).transpose()
     }
 
-    async fn rename(&self, user_id: &UserId, current_name: &str, new_name: &str) -> Result<(), RepoError> {
+    async fn rename(
+        &self,
+        user_id: &UserId,
+        current_name: &str,
+        new_name: &str,
+        audit: &AuditEntry,
+    ) -> Result<(), RepoError> {
+        let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
         let renamed = Entity::update_many()
             .col_expr(Column::Name, Expr::value(new_name))
             .filter(Column::UserId.eq(user_id.as_str()))
             .filter(Column::Name.eq(current_name))
-            .exec(&self.db)
+            .exec(&transaction)
             .await
             .map_err(name_taken_or_write_error)?;
         if renamed.rows_affected == 0 {
             return Err(RepoError::NotFound);
         }
-        Ok(())
+        append_in(&transaction, audit).await?;
+        transaction.commit().await.map_err(unavailable)
     }
 
-    async fn delete(&self, user_id: &UserId, name: &str) -> Result<(), RepoError> {
+    async fn delete(&self, user_id: &UserId, name: &str, audit: &AuditEntry) -> Result<(), RepoError> {
+        let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
         let deleted = Entity::delete_many()
             .filter(Column::UserId.eq(user_id.as_str()))
             .filter(Column::Name.eq(name))
-            .exec(&self.db)
+            .exec(&transaction)
             .await
             .map_err(unavailable)?;
         if deleted.rows_affected == 0 {
             return Err(RepoError::NotFound);
         }
-        Ok(())
+        append_in(&transaction, audit).await?;
+        transaction.commit().await.map_err(unavailable)
     }
 
     async fn mark_used(&self, id: &str, now: Timestamp) -> Result<(), RepoError> {

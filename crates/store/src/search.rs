@@ -4,6 +4,7 @@
 use latchkey_domain::ports::{
     CustomDataCondition, FieldCondition, Joint, RepoError, SearchField, SearchMode, UserSearch,
 };
+use sea_orm::sea_query::extension::postgres::PgBinOper;
 use sea_orm::sea_query::extension::sqlite::SqliteBinOper;
 use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{Condition, DbBackend};
@@ -24,6 +25,14 @@ pub(crate) fn condition(search: &UserSearch, backend: DbBackend) -> Result<Condi
         Joint::Or => Condition::any(),
         Joint::And => Condition::all(),
     };
+    for any in &search.any_field {
+        let mut any_field = Condition::any();
+        for field in SearchField::ALL {
+            let condition = FieldCondition { field, values: any.values.clone(), mode: any.mode };
+            any_field = any_field.add(field_condition(&condition, search.case_sensitive, backend)?);
+        }
+        matches = matches.add(any_field);
+    }
     for field in &search.fields {
         matches = matches.add(field_condition(field, search.case_sensitive, backend)?);
     }
@@ -42,6 +51,11 @@ pub(crate) fn condition(search: &UserSearch, backend: DbBackend) -> Result<Condi
 }
 
 fn field_condition(field: &FieldCondition, case_sensitive: bool, backend: DbBackend) -> Result<Condition, RepoError> {
+    if let Some(condition) =
+        regex_condition(Expr::col(column(field.field)), &field.values, field.mode, case_sensitive, backend)?
+    {
+        return Ok(condition);
+    }
     let target = match (field.field, case_sensitive) {
         // The key column already holds the lower-cased email (lower-cased by Rust, like the value below, so that
         // non-ASCII letters agree on SQLite too).
@@ -58,6 +72,9 @@ fn custom_data_condition(
     backend: DbBackend,
 ) -> Result<Condition, RepoError> {
     let value = custom_data_value(&custom.path, backend)?;
+    if let Some(condition) = regex_condition(value.clone(), &custom.values, custom.mode, case_sensitive, backend)? {
+        return Ok(condition);
+    }
     let target = if case_sensitive { value } else { Func::lower(value).into() };
     matching(target, &custom.values, custom.mode, case_sensitive, backend)
 }
@@ -102,10 +119,45 @@ fn matching(
             }
         }
         SearchMode::SimilarTo | SearchMode::Posix => {
-            return Err(RepoError::Unavailable("search mode not supported on this backend yet".to_owned()));
+            unreachable!("regular-expression modes are matched by `regex_condition`")
         }
     }
     Ok(any)
+}
+
+/// `target` (as stored, not lower-cased: lower-casing a pattern can change its meaning) matched against the
+/// regular expression of each value, for the `posix` and `similar_to` modes; `None` for the other modes. The
+/// expression is the domain's translation, the same on both backends: PostgreSQL evaluates it with `~`, SQLite
+/// with `REGEXP` (sqlx's function on Rust's `regex`). Patterns are bound parameters.
+fn regex_condition(
+    target: Expr,
+    values: &[String],
+    mode: SearchMode,
+    case_sensitive: bool,
+    backend: DbBackend,
+) -> Result<Option<Condition>, RepoError> {
+    if !matches!(mode, SearchMode::SimilarTo | SearchMode::Posix) {
+        return Ok(None);
+    }
+    let mut any = Condition::any();
+    for value in values {
+        let pattern = mode
+            .regex_pattern(value, case_sensitive)
+            .map_err(|error| RepoError::Unavailable(error.to_string()))?
+            .unwrap_or_default();
+        let condition = match backend {
+            DbBackend::Postgres => target.clone().binary(PgBinOper::Regex, Expr::val(pattern)),
+            // SQLite's placeholder is `?`: the operands fill them in order.
+            DbBackend::Sqlite => Expr::cust_with_exprs("? REGEXP ?", [target.clone(), Expr::val(pattern)]),
+            other => {
+                return Err(RepoError::Unavailable(format!(
+                    "regular-expression search is not implemented for {other:?}"
+                )));
+            }
+        };
+        any = any.add(condition);
+    }
+    Ok(Some(any))
 }
 
 /// The text at `path` inside `custom_data`, or NULL when absent. The path is validated and bound as parameters.

@@ -1,16 +1,18 @@
 //! [`SeaSubjectTokenRepository`]: the domain's `SubjectTokenRepository` on sea-orm.
 
 use async_trait::async_trait;
+use latchkey_domain::audit::AuditEntry;
 use latchkey_domain::ports::RepoError;
 use latchkey_domain::secrets::SecretHash;
 use latchkey_domain::subject_token::{Consumption, SubjectToken, SubjectTokenRepository};
 use latchkey_domain::{Timestamp, UserId};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 
+use crate::audit_log::append_in;
 use crate::credential_entity::subject_tokens::{self, Column, Entity};
-use crate::db_errors::{corrupt, unavailable, write_error};
+use crate::db_errors::{corrupt, unavailable, write_error, write_transaction};
 
 /// Subject tokens in `subject_tokens`. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -26,7 +28,7 @@ impl SeaSubjectTokenRepository {
 
 #[async_trait]
 impl SubjectTokenRepository for SeaSubjectTokenRepository {
-    async fn insert(&self, token: &SubjectToken) -> Result<(), RepoError> {
+    async fn insert(&self, token: &SubjectToken, audit: &AuditEntry) -> Result<(), RepoError> {
         let row = subject_tokens::ActiveModel {
             token_hash: Set(token.token_hash.as_str().to_owned()),
             user_id: Set(token.user_id.as_str().to_owned()),
@@ -36,8 +38,10 @@ impl SubjectTokenRepository for SeaSubjectTokenRepository {
             expires_at: Set(token.expires_at.as_millis()),
             consumed_at: Set(token.consumed_at.map(Timestamp::as_millis)),
         };
-        Entity::insert(row).exec_without_returning(&self.db).await.map_err(write_error)?;
-        Ok(())
+        let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
+        Entity::insert(row).exec_without_returning(&transaction).await.map_err(write_error)?;
+        append_in(&transaction, audit).await?;
+        transaction.commit().await.map_err(unavailable)
     }
 
     async fn consume(&self, token_hash: &SecretHash, now: Timestamp) -> Result<Consumption, RepoError> {

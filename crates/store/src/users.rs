@@ -1,17 +1,49 @@
 //! [`SeaUserRepository`]: the domain's `UserRepository` on sea-orm.
 
 use async_trait::async_trait;
+use latchkey_domain::audit::AuditEntry;
 use latchkey_domain::identifiers::{Email, Phone, Username};
-use latchkey_domain::ports::{Conflict, Page, RepoError, UserRepository, UserSearch};
-use latchkey_domain::{User, UserId};
+use latchkey_domain::ports::{Conflict, Page, RepoError, UserChange, UserRepository, UserSearch};
+use latchkey_domain::{Timestamp, User, UserId};
+use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, DatabaseConnection, DbErr, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, SqlErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr, EntityTrait, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 
+use crate::audit_log::append_in;
+use crate::credential_entity::sessions;
 use crate::entity::users::{self, Column, Entity};
 use crate::search;
+
+pub(crate) mod user_tombstones {
+    use sea_orm::entity::prelude::*;
+
+    /// A deleted user: the `users` row as JSON, restorable until `restorable_until`.
+    #[derive(Clone, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "user_tombstones")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub user_id: String,
+        #[sea_orm(column_type = "JsonBinary")]
+        pub data: Json,
+        pub deleted_at: i64,
+        pub restorable_until: i64,
+    }
+
+    // The data holds a password digest and sealed MFA secrets: never printed.
+    impl std::fmt::Debug for Model {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("user_tombstones::Model").field("user_id", &self.user_id).finish_non_exhaustive()
+        }
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
 
 /// Users stored in the `users` table. Cheap to clone (it shares the connection pool).
 #[derive(Debug, Clone)]
@@ -49,14 +81,16 @@ impl UserRepository for SeaUserRepository {
         self.find_one(Column::PrimaryPhone, phone.as_str().to_owned()).await
     }
 
-    async fn insert(&self, user: &User) -> Result<(), RepoError> {
+    async fn insert(&self, user: &User, entry: &AuditEntry) -> Result<(), RepoError> {
         let row = users::ActiveModel::try_from(user)?;
-        // One statement, so one transaction; the unique indexes decide races between concurrent inserts.
-        Entity::insert(row).exec_without_returning(&self.db).await.map_err(write_error)?;
-        Ok(())
+        let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
+        // The unique indexes decide races between concurrent inserts.
+        Entity::insert(row).exec_without_returning(&transaction).await.map_err(write_error)?;
+        append_in(&transaction, entry).await?;
+        transaction.commit().await.map_err(unavailable)
     }
 
-    async fn update(&self, user: &User) -> Result<User, RepoError> {
+    async fn update(&self, user: &User, change: &UserChange) -> Result<User, RepoError> {
         let mut row = users::ActiveModel::try_from(user)?;
         // The id selects the row and the version is bumped by the database, from the value it holds.
         row.id = sea_orm::ActiveValue::NotSet;
@@ -79,6 +113,17 @@ impl UserRepository for SeaUserRepository {
                 .map_err(unavailable)?;
             return Err(if still_there == 0 { RepoError::NotFound } else { RepoError::Conflict(Conflict::Version) });
         }
+        if let Some(reason) = change.end_sessions {
+            sessions::Entity::update_many()
+                .col_expr(sessions::Column::RevokedAt, Expr::value(change.entry.created_at.as_millis()))
+                .col_expr(sessions::Column::RevokeReason, Expr::value(reason.as_str()))
+                .filter(sessions::Column::UserId.eq(user.id.as_str()))
+                .filter(sessions::Column::RevokedAt.is_null())
+                .exec(&transaction)
+                .await
+                .map_err(unavailable)?;
+        }
+        append_in(&transaction, &change.entry).await?;
         transaction.commit().await.map_err(unavailable)?;
 
         let mut stored = user.clone();
@@ -86,12 +131,56 @@ impl UserRepository for SeaUserRepository {
         Ok(stored)
     }
 
-    async fn delete(&self, id: &UserId) -> Result<(), RepoError> {
-        let deleted = Entity::delete_by_id(id.as_str()).exec(&self.db).await.map_err(unavailable)?;
-        if deleted.rows_affected == 0 {
-            return Err(RepoError::NotFound);
+    async fn delete(&self, user: &User, restorable_until: Timestamp, entry: &AuditEntry) -> Result<(), RepoError> {
+        let now = entry.created_at;
+        let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
+        let row = Entity::find_by_id(user.id.as_str()).one(&transaction).await.map_err(unavailable)?;
+        let row = row.ok_or(RepoError::NotFound)?;
+        if row.version != user.version.0 {
+            return Err(RepoError::Conflict(Conflict::Version));
         }
-        Ok(())
+        purge_tombstones_in(&transaction, now).await?;
+        let data = serde_json::to_value(&row).map_err(|error| {
+            RepoError::Unavailable(format!("cannot serialize a tombstone: {:?} error", error.classify()))
+        })?;
+        let tombstone = user_tombstones::ActiveModel {
+            user_id: Set(row.id.clone()),
+            data: Set(data),
+            deleted_at: Set(now.as_millis()),
+            restorable_until: Set(restorable_until.as_millis()),
+        };
+        // A user deleted, restored and deleted again leaves one tombstone, the latest.
+        user_tombstones::Entity::delete_by_id(row.id.as_str()).exec(&transaction).await.map_err(unavailable)?;
+        user_tombstones::Entity::insert(tombstone).exec_without_returning(&transaction).await.map_err(unavailable)?;
+        // Sessions (with their refresh tokens), personal access tokens and subject tokens cascade.
+        Entity::delete_by_id(row.id.as_str()).exec(&transaction).await.map_err(unavailable)?;
+        append_in(&transaction, entry).await?;
+        transaction.commit().await.map_err(unavailable)
+    }
+
+    async fn restore(&self, id: &UserId, now: Timestamp, entry: &AuditEntry) -> Result<User, RepoError> {
+        let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
+        let tombstone = user_tombstones::Entity::find_by_id(id.as_str())
+            .filter(user_tombstones::Column::RestorableUntil.gt(now.as_millis()))
+            .one(&transaction)
+            .await
+            .map_err(unavailable)?
+            .ok_or(RepoError::NotFound)?;
+        let mut row: users::Model = serde_json::from_value(tombstone.data).map_err(|error| {
+            crate::db_errors::corrupt("user_tombstones", id.as_str(), format!("{:?} error", error.classify()))
+        })?;
+        row.version += 1;
+        row.updated_at = now.as_millis();
+        let user = User::try_from(row.clone())?;
+        insert_restored(&transaction, row).await?;
+        user_tombstones::Entity::delete_by_id(id.as_str()).exec(&transaction).await.map_err(unavailable)?;
+        append_in(&transaction, entry).await?;
+        transaction.commit().await.map_err(unavailable)?;
+        Ok(user)
+    }
+
+    async fn purge_tombstones(&self, now: Timestamp) -> Result<u64, RepoError> {
+        purge_tombstones_in(&self.db, now).await
     }
 
     async fn search(&self, query: &UserSearch) -> Result<Page<User>, RepoError> {
@@ -111,6 +200,23 @@ impl UserRepository for SeaUserRepository {
     }
 }
 
+/// Inserts a restored row; an identifier another user took meanwhile is reported as its conflict.
+async fn insert_restored(transaction: &DatabaseTransaction, row: users::Model) -> Result<(), RepoError> {
+    // Every column is written: `reset_all` marks the loaded values as set.
+    let active = sea_orm::ActiveModelTrait::reset_all(users::ActiveModel::from(row));
+    Entity::insert(active).exec_without_returning(transaction).await.map_err(write_error)?;
+    Ok(())
+}
+
+async fn purge_tombstones_in<C: ConnectionTrait>(connection: &C, now: Timestamp) -> Result<u64, RepoError> {
+    let purged = user_tombstones::Entity::delete_many()
+        .filter(user_tombstones::Column::RestorableUntil.lte(now.as_millis()))
+        .exec(connection)
+        .await
+        .map_err(unavailable)?;
+    Ok(purged.rows_affected)
+}
+
 /// A write transaction. On SQLite it takes the write lock at `BEGIN` (`IMMEDIATE`): a deferred transaction that
 /// reads first and then writes fails at once with `SQLITE_BUSY` when another writer got in between, whereas
 /// waiting for the lock at `BEGIN` honours `busy_timeout`. PostgreSQL ignores the SQLite mode.
@@ -127,7 +233,7 @@ fn unavailable(error: DbErr) -> RepoError {
 
 /// A failed write: a unique violation becomes the conflict of the identifier it names, anything else is
 /// `Unavailable`.
-fn write_error(error: DbErr) -> RepoError {
+pub(crate) fn write_error(error: DbErr) -> RepoError {
     match error.sql_err() {
         Some(SqlErr::UniqueConstraintViolation(message)) => match violated_identifier(&message) {
             Some(conflict) => RepoError::Conflict(conflict),

@@ -34,6 +34,7 @@ store_suite!(
     deleting_a_token_frees_its_name,
     marking_a_token_used_records_the_time,
     revoking_all_tokens_of_a_user_spares_other_users,
+    credential_writes_store_their_audit_entries_and_failed_ones_none,
     a_subject_token_is_consumed_exactly_once,
     an_expired_subject_token_is_not_consumable,
     an_unknown_subject_token_is_reported_unknown,
@@ -71,8 +72,17 @@ mod suite {
     }
 
     async fn insert_user(store: &Store, n: u32) -> UserId {
-        store.users().insert(&User::new(user_id(n), at(1))).await.unwrap();
+        store
+            .users()
+            .insert(&User::new(user_id(n), at(1)), &crate::support::audit::created(&User::new(user_id(n), at(1))))
+            .await
+            .unwrap();
         user_id(n)
+    }
+
+    /// The audit entry a credential write stores with its change.
+    fn logged(user: &UserId) -> latchkey_domain::audit::AuditEntry {
+        crate::support::audit::entry(user, latchkey_domain::audit::keys::USER_PERSONAL_ACCESS_TOKENS_UPDATED)
     }
 
     fn entity_id(prefix: &str, n: u32) -> String {
@@ -393,7 +403,7 @@ mod suite {
         let user = insert_user(store, 1).await;
         let (value, mut token) = pat(1, &user, "ci");
         token.scopes = vec!["read".to_owned()];
-        store.personal_access_tokens().create(&token).await.unwrap();
+        store.personal_access_tokens().create(&token, &logged(&token.user_id)).await.unwrap();
 
         let found = store.personal_access_tokens().find_by_value_hash(&value.hash()).await.unwrap();
         assert_eq!(found, Some(token.clone()));
@@ -404,47 +414,50 @@ mod suite {
     pub async fn a_duplicate_token_name_conflicts_for_one_user_but_not_across_users(store: &Store) {
         let user = insert_user(store, 1).await;
         let other = insert_user(store, 2).await;
-        store.personal_access_tokens().create(&pat(1, &user, "ci").1).await.unwrap();
+        store.personal_access_tokens().create(&pat(1, &user, "ci").1, &logged(&user)).await.unwrap();
 
-        let duplicate = store.personal_access_tokens().create(&pat(2, &user, "ci").1).await;
+        let duplicate = store.personal_access_tokens().create(&pat(2, &user, "ci").1, &logged(&user)).await;
         assert_eq!(duplicate, Err(RepoError::Conflict(Conflict::Name)));
-        store.personal_access_tokens().create(&pat(3, &other, "ci").1).await.unwrap();
+        store.personal_access_tokens().create(&pat(3, &other, "ci").1, &logged(&other)).await.unwrap();
         assert_eq!(store.personal_access_tokens().list_for_user(&user).await.unwrap().len(), 1);
     }
 
     pub async fn renaming_a_token_keeps_its_value_and_refuses_a_taken_name(store: &Store) {
         let user = insert_user(store, 1).await;
         let (value, token) = pat(1, &user, "ci");
-        store.personal_access_tokens().create(&token).await.unwrap();
-        store.personal_access_tokens().create(&pat(2, &user, "laptop").1).await.unwrap();
+        store.personal_access_tokens().create(&token, &logged(&token.user_id)).await.unwrap();
+        store.personal_access_tokens().create(&pat(2, &user, "laptop").1, &logged(&user)).await.unwrap();
 
-        store.personal_access_tokens().rename(&user, "ci", "deploy").await.unwrap();
+        store.personal_access_tokens().rename(&user, "ci", "deploy", &logged(&user)).await.unwrap();
         let renamed = store.personal_access_tokens().find_by_value_hash(&value.hash()).await.unwrap().unwrap();
         assert_eq!(renamed.name, "deploy");
-        let taken = store.personal_access_tokens().rename(&user, "deploy", "laptop").await;
+        let taken = store.personal_access_tokens().rename(&user, "deploy", "laptop", &logged(&user)).await;
         assert_eq!(taken, Err(RepoError::Conflict(Conflict::Name)));
     }
 
     pub async fn renaming_or_deleting_an_absent_token_is_not_found(store: &Store) {
         let user = insert_user(store, 1).await;
-        assert_eq!(store.personal_access_tokens().rename(&user, "ci", "x").await, Err(RepoError::NotFound));
-        assert_eq!(store.personal_access_tokens().delete(&user, "ci").await, Err(RepoError::NotFound));
+        assert_eq!(
+            store.personal_access_tokens().rename(&user, "ci", "x", &logged(&user)).await,
+            Err(RepoError::NotFound)
+        );
+        assert_eq!(store.personal_access_tokens().delete(&user, "ci", &logged(&user)).await, Err(RepoError::NotFound));
         assert_eq!(store.personal_access_tokens().mark_used("absent", at(1)).await, Err(RepoError::NotFound));
     }
 
     pub async fn deleting_a_token_frees_its_name(store: &Store) {
         let user = insert_user(store, 1).await;
         let (value, token) = pat(1, &user, "ci");
-        store.personal_access_tokens().create(&token).await.unwrap();
-        store.personal_access_tokens().delete(&user, "ci").await.unwrap();
+        store.personal_access_tokens().create(&token, &logged(&token.user_id)).await.unwrap();
+        store.personal_access_tokens().delete(&user, "ci", &logged(&user)).await.unwrap();
         assert_eq!(store.personal_access_tokens().find_by_value_hash(&value.hash()).await.unwrap(), None);
-        store.personal_access_tokens().create(&pat(2, &user, "ci").1).await.unwrap();
+        store.personal_access_tokens().create(&pat(2, &user, "ci").1, &logged(&user)).await.unwrap();
     }
 
     pub async fn marking_a_token_used_records_the_time(store: &Store) {
         let user = insert_user(store, 1).await;
         let (value, token) = pat(1, &user, "ci");
-        store.personal_access_tokens().create(&token).await.unwrap();
+        store.personal_access_tokens().create(&token, &logged(&token.user_id)).await.unwrap();
         store.personal_access_tokens().mark_used(&token.id, at(300)).await.unwrap();
         let used = store.personal_access_tokens().find_by_value_hash(&value.hash()).await.unwrap().unwrap();
         assert_eq!(used.last_used_at, Some(at(300)));
@@ -453,9 +466,9 @@ mod suite {
     pub async fn revoking_all_tokens_of_a_user_spares_other_users(store: &Store) {
         let user = insert_user(store, 1).await;
         let other = insert_user(store, 2).await;
-        store.personal_access_tokens().create(&pat(1, &user, "ci").1).await.unwrap();
-        store.personal_access_tokens().create(&pat(2, &user, "laptop").1).await.unwrap();
-        store.personal_access_tokens().create(&pat(3, &other, "ci").1).await.unwrap();
+        store.personal_access_tokens().create(&pat(1, &user, "ci").1, &logged(&user)).await.unwrap();
+        store.personal_access_tokens().create(&pat(2, &user, "laptop").1, &logged(&user)).await.unwrap();
+        store.personal_access_tokens().create(&pat(3, &other, "ci").1, &logged(&other)).await.unwrap();
 
         assert_eq!(store.personal_access_tokens().revoke_all_for_user(&user, at(200)).await, Ok(2));
         assert_eq!(store.personal_access_tokens().revoke_all_for_user(&user, at(300)).await, Ok(0));
@@ -465,12 +478,40 @@ mod suite {
         assert_eq!(others[0].revoked_at, None);
     }
 
+    pub async fn credential_writes_store_their_audit_entries_and_failed_ones_none(store: &Store) {
+        use latchkey_domain::audit::{AuditFilter, AuditLogRepository};
+
+        let user = insert_user(store, 1).await;
+        let tokens = store.personal_access_tokens();
+        let (created, renamed, deleted) = (logged(&user), logged(&user), logged(&user));
+        tokens.create(&pat(1, &user, "ci").1, &created).await.unwrap();
+        let refused = logged(&user);
+        assert_eq!(tokens.create(&pat(2, &user, "ci").1, &refused).await, Err(RepoError::Conflict(Conflict::Name)));
+        tokens.rename(&user, "ci", "deploy", &renamed).await.unwrap();
+        assert_eq!(tokens.delete(&user, "ci", &refused).await, Err(RepoError::NotFound));
+        tokens.delete(&user, "deploy", &deleted).await.unwrap();
+        let (_, subject) = SubjectToken::issue(user.clone(), json!({}), "admin-app".to_owned(), at(100));
+        let impersonation = logged(&user);
+        store.subject_tokens().insert(&subject, &impersonation).await.unwrap();
+
+        let filter = AuditFilter { user_id: Some(user.as_str().to_owned()), ..AuditFilter::default() };
+        let logged = store.audit_log().list(&filter, Pagination::new(1, 100).unwrap()).await.unwrap();
+        let mut ids: Vec<_> = logged.items.iter().map(|entry| entry.id.clone()).collect();
+        ids.sort();
+        let mut expected: Vec<_> =
+            [&created, &renamed, &deleted, &impersonation].iter().map(|entry| entry.id.clone()).collect();
+        // The user's own creation entry is there too.
+        expected.extend(logged.items.iter().filter(|entry| entry.key == "User.Created").map(|entry| entry.id.clone()));
+        expected.sort();
+        assert_eq!(ids, expected);
+    }
+
     // ---- subject tokens ------------------------------------------------------------------------------------
 
     pub async fn a_subject_token_is_consumed_exactly_once(store: &Store) {
         let user = insert_user(store, 1).await;
         let (value, token) = SubjectToken::issue(user, json!({"ticket": 42}), "admin-app".to_owned(), at(100));
-        store.subject_tokens().insert(&token).await.unwrap();
+        store.subject_tokens().insert(&token, &logged(&token.user_id)).await.unwrap();
 
         let first = store.subject_tokens().consume(&value.hash(), at(200)).await.unwrap();
         assert_eq!(first, Consumption::Consumed(SubjectToken { consumed_at: Some(at(200)), ..token }));
@@ -481,7 +522,7 @@ mod suite {
     pub async fn an_expired_subject_token_is_not_consumable(store: &Store) {
         let user = insert_user(store, 1).await;
         let (value, token) = SubjectToken::issue(user, json!({}), "admin-app".to_owned(), at(100));
-        store.subject_tokens().insert(&token).await.unwrap();
+        store.subject_tokens().insert(&token, &logged(&token.user_id)).await.unwrap();
         assert_eq!(store.subject_tokens().consume(&value.hash(), at(700)).await, Ok(Consumption::Expired));
     }
 
@@ -492,7 +533,7 @@ mod suite {
     pub async fn concurrent_consumptions_of_one_subject_token_let_exactly_one_succeed(store: &Store) {
         let user = insert_user(store, 1).await;
         let (value, token) = SubjectToken::issue(user, json!({}), "admin-app".to_owned(), at(100));
-        store.subject_tokens().insert(&token).await.unwrap();
+        store.subject_tokens().insert(&token, &logged(&token.user_id)).await.unwrap();
 
         let tasks: Vec<_> = (0..6)
             .map(|_| {
@@ -522,7 +563,7 @@ mod suite {
 
         let mut suspended = store.users().find_by_id(&user).await.unwrap().unwrap();
         suspended.is_suspended = true;
-        store.users().update(&suspended).await.unwrap();
+        store.users().update(&suspended, &crate::support::audit::changed(&suspended)).await.unwrap();
         let state = store.token_state().session_state(&session.id, at(200)).await.unwrap().unwrap();
         assert!(state.user_suspended && !state.allows_tokens(), "{state:?}");
 
@@ -540,7 +581,7 @@ mod suite {
         let user = insert_user(store, 1).await;
         let (_, mut token) = pat(1, &user, "ci");
         token.expires_at = Some(at(1_000));
-        store.personal_access_tokens().create(&token).await.unwrap();
+        store.personal_access_tokens().create(&token, &logged(&token.user_id)).await.unwrap();
 
         let state = store.token_state().pat_state(&token.id, at(200)).await.unwrap().unwrap();
         assert!(state.allows_tokens(), "{state:?}");
@@ -548,7 +589,7 @@ mod suite {
 
         let mut suspended = store.users().find_by_id(&user).await.unwrap().unwrap();
         suspended.is_suspended = true;
-        store.users().update(&suspended).await.unwrap();
+        store.users().update(&suspended, &crate::support::audit::changed(&suspended)).await.unwrap();
         assert!(store.token_state().pat_state(&token.id, at(200)).await.unwrap().unwrap().user_suspended);
 
         store.personal_access_tokens().revoke_all_for_user(&user, at(300)).await.unwrap();
@@ -560,11 +601,11 @@ mod suite {
     pub async fn deleting_a_user_removes_their_sessions_and_tokens(store: &Store) {
         let (user, session) = user_with_session(store).await;
         stored_refresh_token(store, &session.id, "first").await;
-        store.personal_access_tokens().create(&pat(1, &user, "ci").1).await.unwrap();
+        store.personal_access_tokens().create(&pat(1, &user, "ci").1, &logged(&user)).await.unwrap();
         let (_, subject) = SubjectToken::issue(user.clone(), json!({}), "admin-app".to_owned(), at(100));
-        store.subject_tokens().insert(&subject).await.unwrap();
+        store.subject_tokens().insert(&subject, &logged(&subject.user_id)).await.unwrap();
 
-        store.users().delete(&user).await.unwrap();
+        crate::support::audit::delete_user(store, &user).await.unwrap();
         for table in ["sessions", "refresh_tokens", "personal_access_tokens", "subject_tokens"] {
             assert_eq!(count_rows(store, table).await, 0, "{table}");
         }

@@ -40,7 +40,11 @@ mod suite {
 
     async fn insert_user(store: &Store, n: u32) -> UserId {
         let id = UserId::parse(&format!("user{n:08}")).unwrap();
-        store.users().insert(&User::new(id.clone(), at(1))).await.unwrap();
+        store
+            .users()
+            .insert(&User::new(id.clone(), at(1)), &crate::support::audit::created(&User::new(id.clone(), at(1))))
+            .await
+            .unwrap();
         id
     }
 
@@ -184,7 +188,7 @@ mod suite {
         let pending = store.pending_mfa();
         pending.insert(&challenge(user.clone(), "token-1", 1_000)).await.unwrap();
 
-        store.users().delete(&user).await.unwrap();
+        crate::support::audit::delete_user(store, &user).await.unwrap();
 
         assert!(!pending.consume(&hash_secret("token-1")).await.unwrap());
     }

@@ -39,7 +39,7 @@ store_suite!(
     search_filters_by_suspension,
     search_by_custom_data_path_matches_nested_values,
     search_values_with_quotes_are_data_not_sql,
-    search_modes_similar_to_and_posix_are_reported_unavailable,
+    every_search_mode_finds_the_same_users_on_every_backend,
     search_refuses_a_custom_data_path_with_unsafe_segments,
     migrations_can_be_rolled_back_and_reapplied,
 );
@@ -88,7 +88,7 @@ mod suite {
 
     async fn insert_all(store: &Store, users: &[User]) {
         for user in users {
-            store.users().insert(user).await.unwrap();
+            store.users().insert(user, &crate::support::audit::created(user)).await.unwrap();
         }
     }
 
@@ -204,14 +204,14 @@ mod suite {
 
     pub async fn inserted_user_is_found_by_id(store: &Store) {
         let stored = user(1);
-        store.users().insert(&stored).await.unwrap();
+        store.users().insert(&stored, &crate::support::audit::created(&stored)).await.unwrap();
         assert_eq!(store.users().find_by_id(&stored.id).await.unwrap(), Some(stored));
     }
 
     pub async fn find_by_username_is_case_sensitive(store: &Store) {
         let mut stored = user(1);
         stored.username = username("Bob_Smith");
-        store.users().insert(&stored).await.unwrap();
+        store.users().insert(&stored, &crate::support::audit::created(&stored)).await.unwrap();
 
         let found = store.users().find_by_username(&Username::parse("Bob_Smith").unwrap()).await.unwrap();
         assert_eq!(found.map(|user| user.id), Some(stored.id));
@@ -222,7 +222,7 @@ mod suite {
     pub async fn insert_then_find_by_email_ignores_case(store: &Store) {
         let mut stored = user(1);
         stored.primary_email = email("Alice@Example.COM");
-        store.users().insert(&stored).await.unwrap();
+        store.users().insert(&stored, &crate::support::audit::created(&stored)).await.unwrap();
 
         let found = store.users().find_by_email(&Email::parse("alice@example.com").unwrap()).await.unwrap().unwrap();
         assert_eq!(found.id, stored.id);
@@ -232,7 +232,7 @@ mod suite {
     pub async fn insert_then_find_by_phone(store: &Store) {
         let mut stored = user(1);
         stored.primary_phone = phone("15551234567");
-        store.users().insert(&stored).await.unwrap();
+        store.users().insert(&stored, &crate::support::audit::created(&stored)).await.unwrap();
 
         let found = store.users().find_by_phone(&Phone::parse("15551234567").unwrap()).await.unwrap();
         assert_eq!(found.map(|user| user.id), Some(stored.id));
@@ -248,7 +248,7 @@ mod suite {
 
     pub async fn every_field_survives_a_round_trip(store: &Store) {
         let stored = complete_user(1);
-        store.users().insert(&stored).await.unwrap();
+        store.users().insert(&stored, &crate::support::audit::created(&stored)).await.unwrap();
         assert_eq!(store.users().find_by_id(&stored.id).await.unwrap(), Some(stored.clone()));
         assert_eq!(
             store.users().find_by_email(&Email::parse("complete.user@example.com").unwrap()).await.unwrap(),
@@ -261,9 +261,12 @@ mod suite {
         first.primary_email = email("bob@example.com");
         let mut second = user(2);
         second.primary_email = email("BOB@EXAMPLE.COM");
-        store.users().insert(&first).await.unwrap();
+        store.users().insert(&first, &crate::support::audit::created(&first)).await.unwrap();
 
-        assert_eq!(store.users().insert(&second).await, Err(RepoError::Conflict(Conflict::Email)));
+        assert_eq!(
+            store.users().insert(&second, &crate::support::audit::created(&second)).await,
+            Err(RepoError::Conflict(Conflict::Email))
+        );
         assert_eq!(store.users().find_by_id(&second.id).await.unwrap(), None);
     }
 
@@ -283,8 +286,11 @@ mod suite {
         first.username = username("taken");
         let mut second = user(2);
         second.username = username("taken");
-        store.users().insert(&first).await.unwrap();
-        assert_eq!(store.users().insert(&second).await, Err(RepoError::Conflict(Conflict::Username)));
+        store.users().insert(&first, &crate::support::audit::created(&first)).await.unwrap();
+        assert_eq!(
+            store.users().insert(&second, &crate::support::audit::created(&second)).await,
+            Err(RepoError::Conflict(Conflict::Username))
+        );
     }
 
     pub async fn a_taken_phone_conflicts(store: &Store) {
@@ -293,15 +299,21 @@ mod suite {
         let mut second = user(2);
         // The national trunk prefix after the country code normalizes to the same number.
         second.primary_phone = phone("4407911123456");
-        store.users().insert(&first).await.unwrap();
-        assert_eq!(store.users().insert(&second).await, Err(RepoError::Conflict(Conflict::Phone)));
+        store.users().insert(&first, &crate::support::audit::created(&first)).await.unwrap();
+        assert_eq!(
+            store.users().insert(&second, &crate::support::audit::created(&second)).await,
+            Err(RepoError::Conflict(Conflict::Phone))
+        );
     }
 
     pub async fn a_taken_id_conflicts(store: &Store) {
-        store.users().insert(&user(1)).await.unwrap();
+        store.users().insert(&user(1), &crate::support::audit::created(&user(1))).await.unwrap();
         let mut again = user(1);
         again.username = username("someone_else");
-        assert_eq!(store.users().insert(&again).await, Err(RepoError::Conflict(Conflict::Id)));
+        assert_eq!(
+            store.users().insert(&again, &crate::support::audit::created(&again)).await,
+            Err(RepoError::Conflict(Conflict::Id))
+        );
     }
 
     pub async fn users_without_identifiers_do_not_collide(store: &Store) {
@@ -313,11 +325,11 @@ mod suite {
 
     pub async fn update_writes_every_field_and_bumps_the_version(store: &Store) {
         let original = user(1);
-        store.users().insert(&original).await.unwrap();
+        store.users().insert(&original, &crate::support::audit::created(&original)).await.unwrap();
 
         let mut changed = complete_user(1);
         changed.version = original.version;
-        let returned = store.users().update(&changed).await.unwrap();
+        let returned = store.users().update(&changed, &crate::support::audit::changed(&changed)).await.unwrap();
 
         assert_eq!(returned.version, Version::INITIAL.next());
         assert_eq!(returned, User { version: Version::INITIAL.next(), ..changed });
@@ -325,7 +337,7 @@ mod suite {
     }
 
     pub async fn an_update_from_a_stale_version_conflicts_and_keeps_the_winner(store: &Store) {
-        store.users().insert(&user(1)).await.unwrap();
+        store.users().insert(&user(1), &crate::support::audit::created(&user(1))).await.unwrap();
         let read = store.users().find_by_id(&id(1)).await.unwrap().unwrap();
 
         let mut winner = read.clone();
@@ -333,13 +345,16 @@ mod suite {
         let mut loser = read.clone();
         loser.name = Some("loser".to_owned());
 
-        let winner = store.users().update(&winner).await.unwrap();
-        assert_eq!(store.users().update(&loser).await, Err(RepoError::Conflict(Conflict::Version)));
+        let winner = store.users().update(&winner, &crate::support::audit::changed(&winner)).await.unwrap();
+        assert_eq!(
+            store.users().update(&loser, &crate::support::audit::changed(&loser)).await,
+            Err(RepoError::Conflict(Conflict::Version))
+        );
         assert_eq!(store.users().find_by_id(&id(1)).await.unwrap(), Some(winner));
     }
 
     pub async fn concurrent_updates_from_one_read_let_exactly_one_win(store: &Store) {
-        store.users().insert(&user(1)).await.unwrap();
+        store.users().insert(&user(1), &crate::support::audit::created(&user(1))).await.unwrap();
         let read = store.users().find_by_id(&id(1)).await.unwrap().unwrap();
         let mut first = read.clone();
         first.name = Some("first".to_owned());
@@ -347,8 +362,12 @@ mod suite {
         second.name = Some("second".to_owned());
 
         let (first_repository, second_repository) = (store.users(), store.users());
-        let first_task = tokio::spawn(async move { first_repository.update(&first).await });
-        let second_task = tokio::spawn(async move { second_repository.update(&second).await });
+        let first_task =
+            tokio::spawn(async move { first_repository.update(&first, &crate::support::audit::changed(&first)).await });
+        let second_task =
+            tokio::spawn(
+                async move { second_repository.update(&second, &crate::support::audit::changed(&second)).await },
+            );
         let outcomes = [first_task.await.unwrap(), second_task.await.unwrap()];
 
         let winners: Vec<&User> = outcomes.iter().filter_map(|outcome| outcome.as_ref().ok()).collect();
@@ -359,7 +378,10 @@ mod suite {
     }
 
     pub async fn updating_a_missing_user_is_not_found(store: &Store) {
-        assert_eq!(store.users().update(&user(1)).await, Err(RepoError::NotFound));
+        assert_eq!(
+            store.users().update(&user(1), &crate::support::audit::changed(&user(1))).await,
+            Err(RepoError::NotFound)
+        );
     }
 
     pub async fn changing_an_identifier_to_a_taken_one_conflicts_and_changes_nothing(store: &Store) {
@@ -372,15 +394,24 @@ mod suite {
 
         let mut takes_username = other.clone();
         takes_username.username = username("holder");
-        assert_eq!(store.users().update(&takes_username).await, Err(RepoError::Conflict(Conflict::Username)));
+        assert_eq!(
+            store.users().update(&takes_username, &crate::support::audit::changed(&takes_username)).await,
+            Err(RepoError::Conflict(Conflict::Username))
+        );
 
         let mut takes_email = other.clone();
         takes_email.primary_email = email("HOLDER@example.com");
-        assert_eq!(store.users().update(&takes_email).await, Err(RepoError::Conflict(Conflict::Email)));
+        assert_eq!(
+            store.users().update(&takes_email, &crate::support::audit::changed(&takes_email)).await,
+            Err(RepoError::Conflict(Conflict::Email))
+        );
 
         let mut takes_phone = other.clone();
         takes_phone.primary_phone = phone("15551230000");
-        assert_eq!(store.users().update(&takes_phone).await, Err(RepoError::Conflict(Conflict::Phone)));
+        assert_eq!(
+            store.users().update(&takes_phone, &crate::support::audit::changed(&takes_phone)).await,
+            Err(RepoError::Conflict(Conflict::Phone))
+        );
 
         assert_eq!(store.users().find_by_id(&other.id).await.unwrap(), Some(other));
     }
@@ -391,19 +422,21 @@ mod suite {
         let mut stored = user(1);
         stored.username = username("leaver");
         stored.primary_email = email("leaver@example.com");
-        store.users().insert(&stored).await.unwrap();
+        store.users().insert(&stored, &crate::support::audit::created(&stored)).await.unwrap();
 
-        store.users().delete(&stored.id).await.unwrap();
+        crate::support::audit::delete_user(store, &stored.id).await.unwrap();
         assert_eq!(store.users().find_by_id(&stored.id).await.unwrap(), None);
 
         let mut successor = user(2);
         successor.username = username("leaver");
         successor.primary_email = email("leaver@example.com");
-        store.users().insert(&successor).await.unwrap();
+        store.users().insert(&successor, &crate::support::audit::created(&successor)).await.unwrap();
     }
 
     pub async fn deleting_a_missing_user_is_not_found(store: &Store) {
-        assert_eq!(store.users().delete(&id(1)).await, Err(RepoError::NotFound));
+        let entry = crate::support::audit::entry(&id(1), latchkey_domain::audit::keys::USER_DELETED);
+        let result = store.users().delete(&user(1), Timestamp::from_millis(i64::MAX), &entry).await;
+        assert_eq!(result, Err(RepoError::NotFound));
     }
 
     // ---- search ----------------------------------------------------------------------------------------------
@@ -640,13 +673,39 @@ mod suite {
         assert_eq!(store.users().search(&UserSearch::default()).await.unwrap().total, 3, "nothing was altered");
     }
 
-    pub async fn search_modes_similar_to_and_posix_are_reported_unavailable(store: &Store) {
+    /// One table for every mode, run on both backends: the same users come back from SQLite and PostgreSQL.
+    pub async fn every_search_mode_finds_the_same_users_on_every_backend(store: &Store) {
         insert_named_users(store).await;
-        for mode in [SearchMode::SimilarTo, SearchMode::Posix] {
-            let query = search(vec![condition(SearchField::Name, mode, &["a.*"])]);
-            let outcome = store.users().search(&query).await;
-            assert!(matches!(outcome, Err(RepoError::Unavailable(_))), "{mode:?}: {outcome:?}");
+        // Field, mode, case-sensitive, values, the users expected (newest first).
+        type Case = (SearchField, SearchMode, bool, &'static [&'static str], &'static [u32]);
+        let table: [Case; 14] = [
+            (SearchField::Name, SearchMode::Like, false, &["%o%"], &[3, 2, 1]),
+            (SearchField::Name, SearchMode::Like, true, &["%o%"], &[3, 2, 1]),
+            (SearchField::Name, SearchMode::Like, true, &["%O%"], &[3]),
+            (SearchField::Username, SearchMode::Exact, false, &["ALICE_W", "carol"], &[3, 1]),
+            (SearchField::Username, SearchMode::Exact, true, &["ALICE_W"], &[]),
+            (SearchField::Name, SearchMode::Posix, true, &["^B.*r$"], &[2]),
+            (SearchField::Name, SearchMode::Posix, false, &["^b.*R$"], &[2]),
+            (SearchField::Name, SearchMode::Posix, true, &["^b.*R$"], &[]),
+            (SearchField::Name, SearchMode::Posix, true, &["(Wonder|Brien)$"], &[3, 1]),
+            (SearchField::PrimaryEmail, SearchMode::Posix, false, &["\\.(land|example)$"], &[2, 1]),
+            (SearchField::Name, SearchMode::SimilarTo, true, &["%(Wonder|Builder)"], &[2, 1]),
+            (SearchField::Name, SearchMode::SimilarTo, true, &["Bob%"], &[2]),
+            (SearchField::Name, SearchMode::SimilarTo, true, &["Bob"], &[]),
+            (SearchField::PrimaryPhone, SearchMode::SimilarTo, true, &["1555[0-9]{7}"], &[3]),
+        ];
+        for (field, mode, case_sensitive, values, expected) in table {
+            let query = UserSearch { case_sensitive, ..search(vec![condition(field, mode, values)]) };
+            assert_eq!(found(store, &query).await, named(expected), "{field:?} {mode:?} {values:?} {case_sensitive}");
         }
+        // A dot in SIMILAR TO is literal, as in PostgreSQL's own operator.
+        let dotted = search(vec![condition(SearchField::PrimaryEmail, SearchMode::SimilarTo, &["alice@wonder.land"])]);
+        assert_eq!(found(store, &UserSearch { case_sensitive: true, ..dotted }).await, named(&[1]));
+        let not_a_dot =
+            search(vec![condition(SearchField::PrimaryEmail, SearchMode::SimilarTo, &["alice@wonderXland"])]);
+        assert_eq!(found(store, &UserSearch { case_sensitive: true, ..not_a_dot }).await, named(&[]));
+        let invalid = search(vec![condition(SearchField::Name, SearchMode::Posix, &["(a)\\1"])]);
+        assert!(matches!(store.users().search(&invalid).await, Err(RepoError::Unavailable(_))));
     }
 
     pub async fn search_refuses_a_custom_data_path_with_unsafe_segments(store: &Store) {
@@ -664,7 +723,7 @@ mod suite {
     // ---- schema ----------------------------------------------------------------------------------------------
 
     pub async fn migrations_can_be_rolled_back_and_reapplied(store: &Store) {
-        store.users().insert(&user(1)).await.unwrap();
+        store.users().insert(&user(1), &crate::support::audit::created(&user(1))).await.unwrap();
         Migrator::up(store.connection(), None).await.expect("applying again is a no-op");
         assert!(store.users().find_by_id(&id(1)).await.unwrap().is_some());
 
@@ -672,6 +731,6 @@ mod suite {
         assert!(matches!(store.users().find_by_id(&id(1)).await, Err(RepoError::Unavailable(_))));
         Migrator::up(store.connection(), None).await.expect("migrations apply to an empty database");
         assert_eq!(store.users().find_by_id(&id(1)).await.unwrap(), None);
-        store.users().insert(&user(1)).await.unwrap();
+        store.users().insert(&user(1), &crate::support::audit::created(&user(1))).await.unwrap();
     }
 }

@@ -7,11 +7,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use latchkey_domain::RandomIds;
+use latchkey_domain::audit::{Actor, AuditContext, AuditFilter, AuditLogRepository};
 use latchkey_domain::clock::{Clock, FixedClock, SystemClock};
 use latchkey_domain::identifiers::{Email, Username};
 use latchkey_domain::mfa::{self, MfaFactorType};
 use latchkey_domain::password::PlainPassword;
 use latchkey_domain::password::hasher::BlockingPoolHasher;
+use latchkey_domain::ports::Pagination;
 use latchkey_domain::secret_box::{self, AesGcmSecretBox};
 use latchkey_domain::service::{AccountError, AccountService, NewPassword, NewUser, Ports};
 use latchkey_store::Store;
@@ -37,23 +39,28 @@ async fn main() -> anyhow::Result<()> {
         secrets: Arc::new(secrets),
     };
     let accounts = AccountService::new(ports.clone());
+    // Every change is logged with who made it; here, the program itself.
+    let context = AuditContext::new(Actor::Operator { name: "embedded-example".into() });
 
     let password = PlainPassword::new("correct horse battery staple");
     let user = accounts
-        .create_user(NewUser {
-            username: Some(Username::parse("ada")?),
-            primary_email: Some(Email::parse("Ada@Example.com")?),
-            name: Some("Ada Lovelace".into()),
-            password: Some(NewPassword::Plain(password.clone())),
-            ..NewUser::default()
-        })
+        .create_user(
+            NewUser {
+                username: Some(Username::parse("ada")?),
+                primary_email: Some(Email::parse("Ada@Example.com")?),
+                name: Some("Ada Lovelace".into()),
+                password: Some(NewPassword::Plain(password.clone())),
+                ..NewUser::default()
+            },
+            &context,
+        )
         .await?;
     println!("created user {} ({})", user.id, user.username.as_ref().map(|name| name.as_str()).unwrap_or("-"));
 
     // Emails are matched without regard to case.
-    let signed_in = accounts.check_password("ada@example.com", &password).await?;
+    let signed_in = accounts.check_password("ada@example.com", &password, &context).await?;
     println!("password accepted for {}", signed_in.id);
-    match accounts.check_password("ada", &PlainPassword::new("wrong")).await {
+    match accounts.check_password("ada", &PlainPassword::new("wrong"), &context).await {
         Err(AccountError::InvalidCredentials) => println!("wrong password refused"),
         other => bail!("a wrong password must be refused, got {other:?}"),
     }
@@ -63,21 +70,25 @@ async fn main() -> anyhow::Result<()> {
     println!("scan {}", enrolment.otpauth_uri.split("secret=").next().unwrap_or_default());
     let now = SystemClock.now();
     let code = mfa::totp::code_at(&enrolment.secret, now)?;
-    accounts.bind_totp(&user.id, &enrolment.secret, &code, &[MfaFactorType::Totp]).await?;
+    accounts.bind_totp(&user.id, &enrolment.secret, &code, &[MfaFactorType::Totp], &context).await?;
     println!("TOTP enrolled");
 
     // The enrolment code is spent. Thirty seconds later the app shows a new code; a clock set to then verifies it.
     let later = now.plus_secs(30);
     let accounts_later = AccountService::new(Ports { clock: Arc::new(FixedClock(later)), ..ports.clone() });
-    match accounts_later.verify_totp(&user.id, &code).await {
+    match accounts_later.verify_totp(&user.id, &code, &context).await {
         Err(AccountError::Mfa(_)) => println!("a spent code is refused"),
         other => bail!("a replayed code must be refused, got {other:?}"),
     }
     let next_code = mfa::totp::code_at(&enrolment.secret, later)?;
-    accounts_later.verify_totp(&user.id, &next_code).await.context("the next code verifies")?;
+    accounts_later.verify_totp(&user.id, &next_code, &context).await.context("the next code verifies")?;
     println!("TOTP code verified");
 
     let stored = ports.users.find_by_id(&user.id).await?.context("the user is stored")?;
     println!("user has {} MFA factor(s), stored sealed", stored.mfa_factors.len());
+
+    let filter = AuditFilter { user_id: Some(user.id.to_string()), ..AuditFilter::default() };
+    let log = store.audit_log().list(&filter, Pagination::default()).await?;
+    println!("audit log: {}", log.items.iter().map(|entry| entry.key.as_str()).collect::<Vec<_>>().join(", "));
     Ok(())
 }

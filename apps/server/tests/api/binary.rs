@@ -415,3 +415,91 @@ async fn read_all(stream: impl AsyncRead + Unpin) -> String {
     }
     all
 }
+
+/// Runs `latchkey <args>` in `dir` on `database` (SQLite in `dir` when `None`), feeding `stdin`; returns stdout.
+async fn operator(dir: &Path, database: Option<&TestDatabase>, args: &[&str], stdin: Option<&str>) -> Output {
+    use tokio::io::AsyncWriteExt;
+    let mut command = with_args(latchkey(dir), args);
+    // Only the one-line error on stderr: the migration's progress is logged at info.
+    command.env("LATCHKEY_LOG", "warn");
+    if let Some(database) = database {
+        command.env("LATCHKEY_DATABASE_URL", &database.url);
+    }
+    command
+        .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = command.spawn().expect("the command starts");
+    if let Some(text) = stdin {
+        let mut pipe = child.stdin.take().unwrap();
+        pipe.write_all(text.as_bytes()).await.unwrap();
+        drop(pipe);
+    }
+    tokio::time::timeout(PATIENCE, child.wait_with_output()).await.expect("in time").expect("the command runs")
+}
+
+fn json_of(output: &Output) -> serde_json::Value {
+    assert!(output.status.success(), "stderr: {:?}", stderr_lines(output));
+    serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|_| panic!("JSON on stdout: {}", String::from_utf8_lossy(&output.stdout)))
+}
+
+#[tokio::test]
+async fn the_operator_manages_a_users_whole_lifecycle_from_the_command_line() {
+    let mut databases = vec![None];
+    if let Some(server_url) = postgres_server_url() {
+        databases.push(Some(TestDatabase::create(&server_url).await));
+    }
+    for database in &databases {
+        let dir = TempDir::new().unwrap();
+        let db = database.as_ref();
+        let created = json_of(
+            &operator(
+                dir.path(),
+                db,
+                &["user", "create", "--username", "ada", "--email", "ada@example.com", "--password-stdin", "--json"],
+                Some("first-Passw0rd\n"),
+            )
+            .await,
+        );
+        let id = created["id"].as_str().unwrap().to_owned();
+        assert_eq!(created["hasPassword"], true);
+        assert!(created.get("password").is_none());
+
+        let table = operator(dir.path(), db, &["user", "list"], None).await;
+        let text = String::from_utf8_lossy(&table.stdout);
+        assert!(text.contains(&id) && text.contains("ada@example.com") && text.contains("1 of 1 user(s)"), "{text}");
+
+        let duplicate = operator(dir.path(), db, &["user", "create", "--username", "ada"], None).await;
+        assert_fails_with_one_line(&duplicate, &["username"]);
+
+        assert_eq!(
+            json_of(&operator(dir.path(), db, &["user", "suspend", &id, "--json"], None).await)["isSuspended"],
+            true
+        );
+        assert_eq!(
+            json_of(&operator(dir.path(), db, &["user", "unsuspend", &id, "--json"], None).await)["isSuspended"],
+            false
+        );
+        let reset = operator(dir.path(), db, &["user", "set-password", &id], Some("second-Passw0rd\n")).await;
+        assert!(reset.status.success(), "stderr: {:?}", stderr_lines(&reset));
+
+        let deleted = operator(dir.path(), db, &["user", "delete", &id], None).await;
+        assert!(deleted.status.success(), "stderr: {:?}", stderr_lines(&deleted));
+        assert_fails_with_one_line(&operator(dir.path(), db, &["user", "show", &id], None).await, &["not found"]);
+        let restored = json_of(&operator(dir.path(), db, &["user", "restore", &id, "--json"], None).await);
+        assert_eq!(restored["primaryEmail"], "ada@example.com");
+
+        // Each change is in the audit log as the operator's.
+        let url = database.as_ref().map_or_else(|| sqlite_url(dir.path()), |database| database.url.clone());
+        let store = Store::connect(&url).await.unwrap();
+        let filter = latchkey_domain::audit::AuditFilter { user_id: Some(id.clone()), ..Default::default() };
+        let log = latchkey_domain::audit::AuditLogRepository::list(&store.audit_log(), &filter, Default::default())
+            .await
+            .unwrap();
+        assert_eq!(log.total, 6, "create, suspend, unsuspend, password, delete, restore");
+        assert!(
+            log.items.iter().all(|entry| matches!(entry.context.actor, latchkey_domain::audit::Actor::Operator { .. }))
+        );
+    }
+}

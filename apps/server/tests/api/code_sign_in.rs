@@ -7,7 +7,6 @@ use actix_web::dev::ServerHandle;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use latchkey_domain::application::{Application, ApplicationRepository, ApplicationType};
 use latchkey_domain::identifiers::Email;
-use latchkey_domain::ports::UserRepository;
 use latchkey_domain::sign_in::{IdentifierKind, SentinelRepository, SignInIdentifier};
 use latchkey_domain::{Clock, IdGenerator, RandomIds, SystemClock, User, UserId};
 use latchkey_server::settings::{ConnectorKind, SecretSetting};
@@ -101,7 +100,7 @@ async fn spa(app: &TokenApp) -> String {
 async fn user_with_email(app: &TokenApp, email: &str) -> UserId {
     let mut user = User::new(RandomIds.user_id(), SystemClock.now());
     user.primary_email = Some(Email::parse(email).unwrap());
-    app.store.users().insert(&user).await.expect("inserting a user");
+    app.insert_user(&user).await;
     user.id
 }
 

@@ -9,8 +9,10 @@ use biscuit_auth::KeyPair;
 use latchkey_auth::{IssuedTokens, KeyRing, NewSession, SessionTokens, TokenLifetimes};
 use latchkey_domain::account_center::{AccountCenterRepository, AccountCenterSettings};
 use latchkey_domain::application::{Application, ApplicationRepository, ApplicationType, MANAGEMENT_API_ROLE};
+use latchkey_domain::audit::{Actor, AuditContext, AuditEntry, keys};
 use latchkey_domain::personal_access_token::{PersonalAccessToken, PersonalAccessTokenRepository};
-use latchkey_domain::ports::UserRepository;
+use latchkey_domain::ports::{UserChange, UserRepository};
+use latchkey_domain::session::RevokeReason;
 use latchkey_domain::subject_token::{SubjectToken, SubjectTokenRepository};
 use latchkey_domain::user::Version;
 use latchkey_domain::{Clock, IdGenerator, RandomIds, SystemClock, User, UserId};
@@ -107,6 +109,24 @@ impl TokenApp {
         (credentials.client_id, credentials.client_secret.expose().to_owned())
     }
 
+    /// A Management API token (`client_credentials`, scope `all`) of a fresh management app, from `/oidc/token`.
+    pub async fn management_token(&self) -> String {
+        let (client_id, client_secret) = self.management_app().await;
+        let form = [
+            ("grant_type", "client_credentials"),
+            ("client_id", client_id.as_str()),
+            ("client_secret", client_secret.as_str()),
+            ("resource", self.management_api()),
+            ("scope", "all"),
+        ];
+        let response = self.post(None, &form).await;
+        let body: Value = response.json().await.expect("a JSON body");
+        body["access_token"]
+            .as_str()
+            .unwrap_or_else(|| panic!("a management token on {}: {body}", self.backend))
+            .to_owned()
+    }
+
     /// An app of `app_type`, with or without Management API access, and its secret.
     pub async fn app(&self, app_type: ApplicationType, management_access: bool) -> (String, String) {
         let now = SystemClock.now();
@@ -133,16 +153,24 @@ impl TokenApp {
 
     pub async fn user(&self) -> UserId {
         let user = User::new(RandomIds.user_id(), SystemClock.now());
-        self.store.users().insert(&user).await.expect("inserting a user");
+        self.insert_user(&user).await;
         user.id
     }
 
-    /// Suspends the user directly in the store, as the Management API will.
+    /// Stores `user` directly, logged as the test's doing.
+    pub async fn insert_user(&self, user: &User) {
+        let entry = harness_entry(&user.id, keys::USER_CREATED);
+        self.store.users().insert(user, &entry).await.expect("inserting a user");
+    }
+
+    /// Suspends the user directly in the store, ending its sessions, as the Management API does.
     pub async fn suspend(&self, user_id: &UserId) {
         let users = self.store.users();
         let mut user = users.find_by_id(user_id).await.unwrap().expect("the user exists");
         user.is_suspended = true;
-        users.update(&user).await.expect("suspending the user");
+        let change = UserChange::logged(harness_entry(user_id, keys::USER_SUSPENSION_UPDATED))
+            .ending_sessions(RevokeReason::UserSuspended);
+        users.update(&user, &change).await.expect("suspending the user");
     }
 
     /// Sessions and tokens minted with the server's own keys on the server's database, as sign-in makes them.
@@ -168,7 +196,8 @@ impl TokenApp {
     pub async fn subject_token(&self, user_id: &UserId) -> String {
         let (value, token) =
             SubjectToken::issue(user_id.clone(), serde_json::json!({}), "tests".to_owned(), SystemClock.now());
-        self.store.subject_tokens().insert(&token).await.expect("inserting a subject token");
+        let entry = harness_entry(user_id, keys::USER_IMPERSONATION_STARTED);
+        self.store.subject_tokens().insert(&token, &entry).await.expect("inserting a subject token");
         value.expose().to_owned()
     }
 
@@ -181,7 +210,8 @@ impl TokenApp {
             SystemClock.now(),
             None,
         );
-        self.store.personal_access_tokens().create(&token).await.expect("inserting a personal access token");
+        let entry = harness_entry(user_id, keys::USER_PERSONAL_ACCESS_TOKENS_UPDATED);
+        self.store.personal_access_tokens().create(&token, &entry).await.expect("inserting a personal access token");
         (value.expose().to_owned(), token)
     }
 
@@ -252,4 +282,20 @@ pub async fn expect_accepted(app: &TokenApp, token: &str) {
     let response = app.my_account(token).await;
     let status = response.status().as_u16();
     assert_eq!(status, 200, "on {}: {}", app.backend, response.text().await.unwrap_or_default());
+}
+
+/// Who the harness's direct writes are logged as.
+pub fn harness_context() -> AuditContext {
+    AuditContext::new(Actor::Operator { name: "test harness".to_owned() })
+}
+
+pub fn harness_entry(user_id: &UserId, key: &str) -> AuditEntry {
+    AuditEntry::about(
+        RandomIds.entity_id(),
+        key,
+        user_id,
+        &harness_context(),
+        serde_json::Map::new(),
+        SystemClock.now(),
+    )
 }

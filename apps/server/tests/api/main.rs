@@ -2,6 +2,7 @@
 //! and database per test (SQLite always; PostgreSQL too when `LATCHKEY_TEST_DATABASE_URL` is set), and the real
 //! `latchkey` binary for what only a process shows (exit codes, stderr, signals).
 
+mod account_center;
 mod applications;
 mod binary;
 mod bootstrap;
@@ -13,9 +14,15 @@ mod helpers;
 mod jwks;
 mod my_account;
 mod openapi;
+mod personal_access_tokens;
 mod refresh;
 mod revocation;
+mod roles;
 mod sign_in;
+mod sign_in_exp;
 mod status;
+mod subject_tokens;
 mod token;
 mod token_exchange;
+mod user_sessions;
+mod users;

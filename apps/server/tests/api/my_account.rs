@@ -6,7 +6,6 @@ use latchkey_domain::account_center::{
 };
 use latchkey_domain::application::ApplicationType;
 use latchkey_domain::identifiers::Email;
-use latchkey_domain::ports::UserRepository;
 use latchkey_domain::{Clock, IdGenerator, RandomIds, SystemClock, User, UserId};
 use serde_json::Value;
 
@@ -16,7 +15,7 @@ async fn user_with_email(app: &TokenApp) -> UserId {
     let mut user = User::new(RandomIds.user_id(), SystemClock.now());
     user.primary_email = Some(Email::parse("bob@example.com").unwrap());
     user.name = Some("Bob".to_owned());
-    app.store.users().insert(&user).await.expect("inserting a user");
+    app.insert_user(&user).await;
     user.id
 }
 

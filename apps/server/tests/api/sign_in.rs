@@ -11,7 +11,6 @@ use latchkey_domain::application::{Application, ApplicationRepository, Applicati
 use latchkey_domain::identifiers::Username;
 use latchkey_domain::mfa::{self, MfaFactorType};
 use latchkey_domain::password::{InlinePasswordHasher, PlainPassword};
-use latchkey_domain::ports::UserRepository;
 use latchkey_domain::service::{AccountService, NewPassword, NewUser, Ports};
 use latchkey_domain::session::{RevokeReason, SessionRepository};
 use latchkey_domain::sign_in::{IdentifierKind, SentinelFailure, SentinelRepository, SignInIdentifier};
@@ -21,7 +20,7 @@ use latchkey_server::data_dir::DataDir;
 use reqwest::Response;
 use serde_json::{Value, json};
 
-use crate::harness::TokenApp;
+use crate::harness::{TokenApp, harness_context};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -66,7 +65,7 @@ impl SignInApp {
             password: Some(NewPassword::Plain(PlainPassword::new(PASSWORD))),
             ..NewUser::default()
         };
-        self.accounts().create_user(new_user).await.expect("creating a user").id
+        self.accounts().create_user(new_user, &harness_context()).await.expect("creating a user").id
     }
 
     /// Binds TOTP (with the previous time step's code, so the current one is still unused) and backup codes.
@@ -75,8 +74,11 @@ impl SignInApp {
         let enabled = [MfaFactorType::Totp, MfaFactorType::BackupCode];
         let secret = mfa::totp::generate_secret();
         let code = mfa::totp::code_at(&secret, SystemClock.now().plus_secs(-30)).unwrap();
-        accounts.bind_totp(user_id, &secret, &code, &enabled).await.expect("binding TOTP");
-        let (_, codes) = accounts.generate_backup_codes(user_id, &enabled).await.expect("generating backup codes");
+        accounts.bind_totp(user_id, &secret, &code, &enabled, &harness_context()).await.expect("binding TOTP");
+        let (_, codes) = accounts
+            .generate_backup_codes(user_id, &enabled, &harness_context())
+            .await
+            .expect("generating backup codes");
         (secret, codes)
     }
 
@@ -183,7 +185,7 @@ async fn an_email_identifier_signs_in_regardless_of_case() {
             password: Some(NewPassword::Plain(PlainPassword::new(PASSWORD))),
             ..NewUser::default()
         };
-        app.accounts().create_user(new_user).await.unwrap();
+        app.accounts().create_user(new_user, &harness_context()).await.unwrap();
 
         let body = json!({
             "clientId": client_id,
@@ -248,10 +250,7 @@ async fn a_suspended_user_cannot_sign_in() {
     for app in SignInApp::all().await {
         let client_id = app.client_app(ApplicationType::Spa).await;
         let user_id = app.user("ada").await;
-        let users = app.store.users();
-        let mut user = users.find_by_id(&user_id).await.unwrap().unwrap();
-        user.is_suspended = true;
-        users.update(&user).await.unwrap();
+        app.suspend(&user_id).await;
 
         expect_error(app.sign_in(&client_id, "ada", PASSWORD).await, 401, "user.suspended", app.backend).await;
         let wrong = app.sign_in(&client_id, "ada", "wrong").await;

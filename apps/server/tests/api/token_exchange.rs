@@ -65,7 +65,9 @@ async fn an_expired_or_unknown_subject_token_is_an_invalid_grant() {
         let spa = app.user_app(ApplicationType::Spa, true).await;
         let issued_long_ago = SystemClock.now().plus_secs(-601);
         let (expired, token) = SubjectToken::issue(user, serde_json::json!({}), "tests".to_owned(), issued_long_ago);
-        app.store.subject_tokens().insert(&token).await.unwrap();
+        let entry =
+            crate::harness::harness_entry(&token.user_id, latchkey_domain::audit::keys::USER_IMPERSONATION_STARTED);
+        app.store.subject_tokens().insert(&token, &entry).await.unwrap();
 
         let response = exchange(&app, &spa, (expired.expose(), ACCESS_TOKEN_TYPE), &[]).await;
         expect_error(response, 400, "invalid_grant", app.backend).await;

@@ -45,6 +45,19 @@ pub enum MfaFactorType {
     PhoneVerificationCode,
 }
 
+impl MfaFactorType {
+    /// Logto's name of the factor (`Totp`, `WebAuthn`, …).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            MfaFactorType::Totp => "Totp",
+            MfaFactorType::WebAuthn => "WebAuthn",
+            MfaFactorType::BackupCode => "BackupCode",
+            MfaFactorType::EmailVerificationCode => "EmailVerificationCode",
+            MfaFactorType::PhoneVerificationCode => "PhoneVerificationCode",
+        }
+    }
+}
+
 impl MfaFactorKind {
     pub fn factor_type(&self) -> MfaFactorType {
         match self {

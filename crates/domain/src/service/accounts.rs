@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::audit::{AuditContext, AuditEntry, keys};
 use crate::clock::{Clock, Timestamp};
 use crate::identifiers::{Email, Phone, Username};
 use crate::ids::{IdGenerator, UserId};
@@ -13,9 +14,11 @@ use crate::password::{
     PasswordCheck, PasswordError, PasswordHasher, PasswordPolicy, PasswordUserInfo, PlainPassword, PolicyIssue,
     StoredPassword, import,
 };
-use crate::ports::{Conflict, RepoError, UserRepository};
+use crate::ports::{Conflict, RepoError, UserChange, UserRepository};
 use crate::secret_box::{SecretBox, SecretBoxError};
-use crate::user::{CustomData, Profile, User};
+use crate::session::RevokeReason;
+use crate::user::{CustomData, Profile, User, Version};
+use serde_json::{Map, Value};
 
 /// How many times a use case re-reads and re-applies its change when a concurrent writer got in first.
 const MAX_WRITE_ATTEMPTS: usize = 3;
@@ -49,6 +52,9 @@ pub enum AccountError {
     /// Someone else changed the user since it was read; nothing was written.
     #[error("the user was changed concurrently")]
     VersionConflict,
+    /// The caller named the version it expects (`If-Match`) and the user is no longer at it; nothing was written.
+    #[error("the user is no longer at the expected version")]
+    PreconditionFailed,
     #[error("wrong identifier or password")]
     InvalidCredentials,
     #[error("the user is suspended")]
@@ -59,6 +65,8 @@ pub enum AccountError {
     Password(#[from] PasswordError),
     #[error(transparent)]
     Mfa(#[from] MfaError),
+    #[error(transparent)]
+    CustomData(crate::user::CustomDataError),
     #[error("secret storage failed: {0}")]
     SecretBox(#[from] SecretBoxError),
     #[error("storage failed: {0}")]
@@ -123,7 +131,7 @@ impl AccountService {
     /// Creates a user. Identifiers must be free; an imported hash must be well-formed and within our cost bounds.
     /// No password policy applies here: the Management API does not apply one (as Logto); callers that must apply
     /// it call [`PasswordPolicy::check`] first.
-    pub async fn create_user(&self, new_user: NewUser) -> Result<User, AccountError> {
+    pub async fn create_user(&self, new_user: NewUser, context: &AuditContext) -> Result<User, AccountError> {
         self.ensure_identifiers_free(None, &new_user.username, &new_user.primary_email, &new_user.primary_phone)
             .await?;
         let now = self.ports.clock.now();
@@ -145,14 +153,20 @@ impl AccountService {
         user.custom_data = new_user.custom_data;
         user.password_updated_at = password.as_ref().map(|_| now);
         user.password = password;
-        self.ports.users.insert(&user).await?;
+        let entry = self.entry(&user.id, keys::USER_CREATED, context, Map::new());
+        self.ports.users.insert(&user, &entry).await?;
         Ok(user)
     }
 
     /// Checks a password for the user known by `identifier` (username, email or phone, tried in that order).
     /// Unknown users and users without a password cost one dummy verification, so that the answer and its timing
     /// do not tell whether the account exists. On success an imported or outdated hash is upgraded to argon2id.
-    pub async fn check_password(&self, identifier: &str, password: &PlainPassword) -> Result<User, AccountError> {
+    pub async fn check_password(
+        &self,
+        identifier: &str,
+        password: &PlainPassword,
+        context: &AuditContext,
+    ) -> Result<User, AccountError> {
         let Some(user) = self.find_by_identifier(identifier).await? else {
             self.ports.hasher.dummy_verify(password).await;
             return Err(AccountError::InvalidCredentials);
@@ -164,7 +178,7 @@ impl AccountService {
         match self.ports.hasher.verify(password, &stored).await? {
             PasswordCheck::Mismatch => Err(AccountError::InvalidCredentials),
             PasswordCheck::Match { needs_rehash: false } => Ok(user),
-            PasswordCheck::Match { needs_rehash: true } => Ok(self.upgrade_hash(user, password).await),
+            PasswordCheck::Match { needs_rehash: true } => Ok(self.upgrade_hash(user, password, context).await),
         }
     }
 
@@ -174,6 +188,7 @@ impl AccountService {
         user_id: &UserId,
         password: &PlainPassword,
         policy: Option<&PasswordPolicy>,
+        write: UserWrite<'_>,
     ) -> Result<User, AccountError> {
         let user = self.load(user_id).await?;
         if let Some(policy) = policy {
@@ -184,7 +199,7 @@ impl AccountService {
         }
         let stored = self.ports.hasher.hash(password).await?;
         let now = self.ports.clock.now();
-        self.update_with_retry(user, |user| {
+        self.update_with_retry(user, write.logged(keys::USER_PASSWORD_UPDATED), |user| {
             user.password = Some(stored.clone());
             user.password_updated_at = Some(now);
             user.is_password_expired = false;
@@ -210,6 +225,7 @@ impl AccountService {
         secret: &str,
         code: &str,
         enabled_factors: &[MfaFactorType],
+        context: &AuditContext,
     ) -> Result<User, AccountError> {
         mfa::totp::validate_secret(secret)?;
         let now = self.ports.clock.now();
@@ -222,7 +238,8 @@ impl AccountService {
             last_used_at: Some(now),
             kind: MfaFactorKind::Totp(TotpFactor { secret: sealed, last_used_step: Some(step) }),
         };
-        self.update_with_retry(user, |user| {
+        let write = UserWrite::new(context).with_details(mfa_details("added", MfaFactorType::Totp));
+        self.update_with_retry(user, write.logged(keys::USER_MFA_UPDATED), |user| {
             mfa::rules::bind(&mut user.mfa_factors, factor.clone(), enabled_factors)?;
             user.logto_config.mfa.enabled = Some(true);
             Ok(())
@@ -231,9 +248,9 @@ impl AccountService {
     }
 
     /// Records a completed sign-in (`lastSignInAt`).
-    pub async fn record_sign_in(&self, user: User) -> Result<User, AccountError> {
+    pub async fn record_sign_in(&self, user: User, context: &AuditContext) -> Result<User, AccountError> {
         let now = self.ports.clock.now();
-        self.update_with_retry(user, |user| {
+        self.update_with_retry(user, UserWrite::new(context).logged(keys::USER_SIGNED_IN), |user| {
             user.last_sign_in_at = Some(now);
             Ok(())
         })
@@ -241,8 +258,13 @@ impl AccountService {
     }
 
     /// Checks a TOTP code for the user's bound factor and records its step (replay guard).
-    pub async fn verify_totp(&self, user_id: &UserId, code: &str) -> Result<User, AccountError> {
-        self.use_factor(user_id, MfaFactorType::Totp, |kind, now, secrets| match kind {
+    pub async fn verify_totp(
+        &self,
+        user_id: &UserId,
+        code: &str,
+        context: &AuditContext,
+    ) -> Result<User, AccountError> {
+        self.use_factor(user_id, MfaFactorType::Totp, context, |kind, now, secrets| match kind {
             MfaFactorKind::Totp(totp) => totp.verify(code, now, secrets).map(drop),
             _ => Err(MfaError::FactorNotFound),
         })
@@ -254,6 +276,7 @@ impl AccountService {
         &self,
         user_id: &UserId,
         enabled_factors: &[MfaFactorType],
+        context: &AuditContext,
     ) -> Result<(User, Vec<String>), AccountError> {
         let codes = mfa::backup_codes::generate_codes();
         let set = BackupCodeSet::seal(&codes, self.ports.secrets.as_ref())?;
@@ -265,8 +288,9 @@ impl AccountService {
             last_used_at: None,
             kind: MfaFactorKind::BackupCode(set),
         };
+        let write = UserWrite::new(context).with_details(mfa_details("added", MfaFactorType::BackupCode));
         let user = self
-            .update_with_retry(user, |user| {
+            .update_with_retry(user, write.logged(keys::USER_MFA_UPDATED), |user| {
                 // Replaces a used-up set; the rules refuse while a live set exists or if it would be the only factor.
                 mfa::rules::bind(&mut user.mfa_factors, factor.clone(), enabled_factors)?;
                 Ok(())
@@ -276,8 +300,13 @@ impl AccountService {
     }
 
     /// Uses one backup code; each code works once.
-    pub async fn use_backup_code(&self, user_id: &UserId, code: &str) -> Result<User, AccountError> {
-        self.use_factor(user_id, MfaFactorType::BackupCode, |kind, now, secrets| match kind {
+    pub async fn use_backup_code(
+        &self,
+        user_id: &UserId,
+        code: &str,
+        context: &AuditContext,
+    ) -> Result<User, AccountError> {
+        self.use_factor(user_id, MfaFactorType::BackupCode, context, |kind, now, secrets| match kind {
             MfaFactorKind::BackupCode(set) => set.consume(code, now, secrets),
             _ => Err(MfaError::FactorNotFound),
         })
@@ -286,13 +315,20 @@ impl AccountService {
 
     /// Verifies with the user's factor of `factor_type` and stores what the verification changed (TOTP step,
     /// used backup code, last use) with a version check, so that two concurrent uses of one code cannot both win.
-    async fn use_factor<F>(&self, user_id: &UserId, factor_type: MfaFactorType, verify: F) -> Result<User, AccountError>
+    async fn use_factor<F>(
+        &self,
+        user_id: &UserId,
+        factor_type: MfaFactorType,
+        context: &AuditContext,
+        verify: F,
+    ) -> Result<User, AccountError>
     where
         F: Fn(&mut MfaFactorKind, Timestamp, &dyn SecretBox) -> Result<(), MfaError>,
     {
         let user = self.load(user_id).await?;
         let now = self.ports.clock.now();
-        self.update_with_retry(user, |user| {
+        let write = UserWrite::new(context).with_details(mfa_details("used", factor_type));
+        self.update_with_retry(user, write.logged(keys::USER_MFA_UPDATED), |user| {
             let factor = user
                 .mfa_factors
                 .iter_mut()
@@ -305,7 +341,7 @@ impl AccountService {
         .await
     }
 
-    async fn load(&self, user_id: &UserId) -> Result<User, AccountError> {
+    pub(crate) async fn load(&self, user_id: &UserId) -> Result<User, AccountError> {
         self.ports.users.find_by_id(user_id).await?.ok_or(AccountError::UserNotFound)
     }
 
@@ -329,17 +365,19 @@ impl AccountService {
 
     /// Stores a fresh argon2id hash after a successful check against an outdated one. A failure here must not
     /// fail the sign-in that triggered it: the next successful check tries again.
-    async fn upgrade_hash(&self, user: User, password: &PlainPassword) -> User {
+    async fn upgrade_hash(&self, user: User, password: &PlainPassword, context: &AuditContext) -> User {
         let Ok(stored) = self.ports.hasher.hash(password).await else { return user };
         let mut upgraded = user.clone();
         upgraded.password = Some(stored);
-        match self.ports.users.update(&upgraded).await {
+        let details = crate::audit::details([("reason", Value::from("rehash"))]);
+        let change = UserChange::logged(self.entry(&user.id, keys::USER_PASSWORD_UPDATED, context, details));
+        match self.ports.users.update(&upgraded, &change).await {
             Ok(saved) => saved,
             Err(_) => user,
         }
     }
 
-    async fn ensure_identifiers_free(
+    pub(crate) async fn ensure_identifiers_free(
         &self,
         own_id: Option<&UserId>,
         username: &Option<Username>,
@@ -365,24 +403,113 @@ impl AccountService {
         Ok(())
     }
 
-    /// Applies `change` to the user and writes it with a version check. When another writer got in first, the
-    /// user is read again and the change re-applied (and re-validated) on the fresh copy, a bounded number of times.
-    async fn update_with_retry<F>(&self, mut user: User, mut change: F) -> Result<User, AccountError>
+    /// Applies `change` to the user and writes it, with its audit entry, under a version check. When another
+    /// writer got in first, the user is read again and the change re-applied (and re-validated) on the fresh copy,
+    /// a bounded number of times, unless the caller named the version it expects: then the answer is
+    /// `PreconditionFailed` and nothing is written.
+    pub(crate) async fn update_with_retry<F>(
+        &self,
+        mut user: User,
+        write: LoggedWrite<'_>,
+        mut change: F,
+    ) -> Result<User, AccountError>
     where
         F: FnMut(&mut User) -> Result<(), AccountError>,
     {
         for _ in 0..MAX_WRITE_ATTEMPTS {
+            if write.write.expected.is_some_and(|expected| expected != user.version) {
+                return Err(AccountError::PreconditionFailed);
+            }
             let mut changed = user.clone();
             change(&mut changed)?;
             changed.updated_at = self.ports.clock.now();
-            match self.ports.users.update(&changed).await {
+            let entry = self.entry(&user.id, write.key, write.write.context, write.write.details.clone());
+            let change = UserChange { entry, end_sessions: write.write.end_sessions };
+            match self.ports.users.update(&changed, &change).await {
                 Ok(saved) => return Ok(saved),
                 Err(RepoError::Conflict(Conflict::Version)) => user = self.load(&user.id).await?,
                 Err(other) => return Err(other.into()),
             }
         }
-        Err(AccountError::VersionConflict)
+        Err(if write.write.expected.is_some() {
+            AccountError::PreconditionFailed
+        } else {
+            AccountError::VersionConflict
+        })
     }
+
+    /// An audit entry about `user_id`, stamped now.
+    pub(crate) fn entry(
+        &self,
+        user_id: &UserId,
+        key: &str,
+        context: &AuditContext,
+        details: Map<String, Value>,
+    ) -> AuditEntry {
+        AuditEntry::about(self.ports.ids.entity_id(), key, user_id, context, details, self.ports.clock.now())
+    }
+
+    pub(crate) fn ports(&self) -> &Ports {
+        &self.ports
+    }
+}
+
+/// How a change to a user is written: who makes it (for the audit log), what the log should say about it, the
+/// version the caller expects (`If-Match`), and whether it ends the user's sessions.
+#[derive(Debug, Clone)]
+pub struct UserWrite<'a> {
+    context: &'a AuditContext,
+    details: Map<String, Value>,
+    expected: Option<Version>,
+    end_sessions: Option<RevokeReason>,
+}
+
+impl<'a> UserWrite<'a> {
+    pub fn new(context: &'a AuditContext) -> Self {
+        Self { context, details: Map::new(), expected: None, end_sessions: None }
+    }
+
+    /// Refuse the write unless the user is still at `version` (`None` accepts any version).
+    #[must_use]
+    pub fn expecting(mut self, version: Option<Version>) -> Self {
+        self.expected = version;
+        self
+    }
+
+    #[must_use]
+    pub fn with_details(mut self, details: Map<String, Value>) -> Self {
+        self.details = details;
+        self
+    }
+
+    #[must_use]
+    pub(crate) fn ending_sessions(mut self, reason: RevokeReason) -> Self {
+        self.end_sessions = Some(reason);
+        self
+    }
+
+    pub(crate) fn logged(self, key: &'static str) -> LoggedWrite<'a> {
+        LoggedWrite { write: self, key }
+    }
+
+    pub(crate) fn context(&self) -> &'a AuditContext {
+        self.context
+    }
+
+    pub(crate) fn expected(&self) -> Option<Version> {
+        self.expected
+    }
+}
+
+/// A [`UserWrite`] with its audit key.
+#[derive(Debug, Clone)]
+pub(crate) struct LoggedWrite<'a> {
+    write: UserWrite<'a>,
+    key: &'static str,
+}
+
+fn mfa_details(action: &str, factor: MfaFactorType) -> Map<String, Value> {
+    crate::audit::details([("action", Value::from(action)), ("factor", Value::from(factor.as_str()))])
 }
 
 fn user_info(user: &User) -> PasswordUserInfo {
@@ -417,6 +544,10 @@ mod tests {
     use crate::secret_box::AesGcmSecretBox;
     use crate::user::Version;
 
+    fn ctx() -> AuditContext {
+        AuditContext::system()
+    }
+
     const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
 
     fn secrets() -> Arc<dyn SecretBox> {
@@ -450,7 +581,7 @@ mod tests {
         let read = Arc::clone(&row);
         users.expect_find_by_id().returning(move |_| Ok(Some(read.lock().unwrap().clone())));
         let write = Arc::clone(&row);
-        users.expect_update().returning(move |changed| {
+        users.expect_update().returning(move |changed, _| {
             let mut stored = write.lock().unwrap();
             if stored.version != changed.version {
                 return Err(RepoError::Conflict(Conflict::Version));
@@ -470,7 +601,7 @@ mod tests {
         users.expect_insert().never();
         let new_user = NewUser { primary_email: Some(Email::parse("ada@example.com").unwrap()), ..NewUser::default() };
 
-        let result = service(users, MockPasswordHasher::new()).create_user(new_user).await;
+        let result = service(users, MockPasswordHasher::new()).create_user(new_user, &ctx()).await;
 
         assert!(matches!(result, Err(AccountError::EmailInUse)), "{result:?}");
     }
@@ -481,9 +612,9 @@ mod tests {
         users.expect_find_by_username().returning(|_| Ok(None));
         users
             .expect_insert()
-            .withf(|user| user.password == Some(argon2id()) && user.password_updated_at == Some(NOW))
+            .withf(|user, _| user.password == Some(argon2id()) && user.password_updated_at == Some(NOW))
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_hash().times(1).returning(|_| Ok(argon2id()));
         let new_user = NewUser {
@@ -492,7 +623,7 @@ mod tests {
             ..NewUser::default()
         };
 
-        let user = service(users, hasher).create_user(new_user).await.unwrap();
+        let user = service(users, hasher).create_user(new_user, &ctx()).await.unwrap();
 
         assert_eq!(user.created_at, NOW);
         assert!(user.has_password());
@@ -508,7 +639,7 @@ mod tests {
         };
         let new_user = NewUser { password: Some(NewPassword::Imported(absurd)), ..NewUser::default() };
 
-        let result = service(users, MockPasswordHasher::new()).create_user(new_user).await;
+        let result = service(users, MockPasswordHasher::new()).create_user(new_user, &ctx()).await;
 
         assert!(matches!(result, Err(AccountError::Password(PasswordError::CostOutOfBounds { .. }))), "{result:?}");
     }
@@ -521,7 +652,7 @@ mod tests {
         hasher.expect_dummy_verify().times(1).returning(|_| ());
         hasher.expect_verify().never();
 
-        let result = service(users, hasher).check_password("nobody", &PlainPassword::new("guess")).await;
+        let result = service(users, hasher).check_password("nobody", &PlainPassword::new("guess"), &ctx()).await;
 
         assert!(matches!(result, Err(AccountError::InvalidCredentials)), "{result:?}");
     }
@@ -535,7 +666,7 @@ mod tests {
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_verify().returning(|_, _| Ok(PasswordCheck::Mismatch));
 
-        let result = service(users, hasher).check_password("ada", &PlainPassword::new("wrong")).await;
+        let result = service(users, hasher).check_password("ada", &PlainPassword::new("wrong"), &ctx()).await;
 
         assert!(matches!(result, Err(AccountError::InvalidCredentials)), "{result:?}");
     }
@@ -550,7 +681,7 @@ mod tests {
         hasher.expect_verify().returning(|_, _| Ok(PasswordCheck::Match { needs_rehash: true }));
         hasher.expect_hash().times(1).returning(|_| Ok(argon2id()));
 
-        let signed_in = service(users, hasher).check_password("ada", &PlainPassword::new("pw")).await.unwrap();
+        let signed_in = service(users, hasher).check_password("ada", &PlainPassword::new("pw"), &ctx()).await.unwrap();
 
         assert_eq!(signed_in.password, Some(argon2id()));
         assert_eq!(row.lock().unwrap().password, Some(argon2id()));
@@ -563,7 +694,12 @@ mod tests {
         hasher.expect_hash().never();
 
         let result = service(users, hasher)
-            .set_password(&existing_user().id, &PlainPassword::new("short"), Some(&PasswordPolicy::default()))
+            .set_password(
+                &existing_user().id,
+                &PlainPassword::new("short"),
+                Some(&PasswordPolicy::default()),
+                UserWrite::new(&ctx()),
+            )
             .await;
 
         let Err(AccountError::PasswordRejected(issues)) = result else { panic!("expected a rejection: {result:?}") };
@@ -585,8 +721,10 @@ mod tests {
             Ok(argon2id())
         });
 
-        let saved =
-            service(users, hasher).set_password(&existing_user().id, &PlainPassword::new("pw"), None).await.unwrap();
+        let saved = service(users, hasher)
+            .set_password(&existing_user().id, &PlainPassword::new("pw"), None, UserWrite::new(&ctx()))
+            .await
+            .unwrap();
 
         assert_eq!(saved.name.as_deref(), Some("Ada Lovelace"), "the other writer's change survives");
         assert_eq!(saved.password, Some(argon2id()));
@@ -597,11 +735,13 @@ mod tests {
     async fn a_write_that_keeps_conflicting_gives_up_with_a_version_conflict() {
         let mut users = MockUserRepository::new();
         users.expect_find_by_id().returning(|_| Ok(Some(existing_user())));
-        users.expect_update().times(MAX_WRITE_ATTEMPTS).returning(|_| Err(RepoError::Conflict(Conflict::Version)));
+        users.expect_update().times(MAX_WRITE_ATTEMPTS).returning(|_, _| Err(RepoError::Conflict(Conflict::Version)));
         let mut hasher = MockPasswordHasher::new();
         hasher.expect_hash().returning(|_| Ok(argon2id()));
 
-        let result = service(users, hasher).set_password(&existing_user().id, &PlainPassword::new("pw"), None).await;
+        let result = service(users, hasher)
+            .set_password(&existing_user().id, &PlainPassword::new("pw"), None, UserWrite::new(&ctx()))
+            .await;
 
         assert!(matches!(result, Err(AccountError::VersionConflict)), "{result:?}");
     }
@@ -614,12 +754,12 @@ mod tests {
         assert!(enrolment.otpauth_uri.starts_with("otpauth://totp/"));
         let enabled = [MfaFactorType::Totp];
 
-        let wrong = service.bind_totp(&existing_user().id, &enrolment.secret, "000000", &enabled).await;
+        let wrong = service.bind_totp(&existing_user().id, &enrolment.secret, "000000", &enabled, &ctx()).await;
         assert!(matches!(wrong, Err(AccountError::Mfa(MfaError::InvalidTotpCode))), "{wrong:?}");
         assert!(row.lock().unwrap().mfa_factors.is_empty(), "a wrong code binds nothing");
 
         let code = mfa::totp::code_at(&enrolment.secret, NOW).unwrap();
-        let user = service.bind_totp(&existing_user().id, &enrolment.secret, &code, &enabled).await.unwrap();
+        let user = service.bind_totp(&existing_user().id, &enrolment.secret, &code, &enabled, &ctx()).await.unwrap();
 
         let [factor] = user.mfa_factors.as_slice() else { panic!("one factor: {:?}", user.mfa_factors) };
         let MfaFactorKind::Totp(totp) = &factor.kind else { panic!("a TOTP factor") };
@@ -634,11 +774,11 @@ mod tests {
         let secret = mfa::totp::generate_secret();
         let enrolment_code = mfa::totp::code_at(&secret, NOW.plus_secs(-30)).unwrap();
         // Bound with the previous step's code, so the current step is still unused.
-        service.bind_totp(&existing_user().id, &secret, &enrolment_code, &[MfaFactorType::Totp]).await.unwrap();
+        service.bind_totp(&existing_user().id, &secret, &enrolment_code, &[MfaFactorType::Totp], &ctx()).await.unwrap();
         let code = mfa::totp::code_at(&secret, NOW).unwrap();
 
-        service.verify_totp(&existing_user().id, &code).await.unwrap();
-        let replay = service.verify_totp(&existing_user().id, &code).await;
+        service.verify_totp(&existing_user().id, &code, &ctx()).await.unwrap();
+        let replay = service.verify_totp(&existing_user().id, &code, &ctx()).await;
 
         assert!(matches!(replay, Err(AccountError::Mfa(MfaError::TotpCodeReplayed))), "{replay:?}");
     }
@@ -649,17 +789,17 @@ mod tests {
         let service = service(users, MockPasswordHasher::new());
         let enabled = [MfaFactorType::Totp, MfaFactorType::BackupCode];
 
-        let alone = service.generate_backup_codes(&existing_user().id, &enabled).await;
+        let alone = service.generate_backup_codes(&existing_user().id, &enabled, &ctx()).await;
         assert!(matches!(alone, Err(AccountError::Mfa(MfaError::BackupCodeCanNotBeAlone))), "{alone:?}");
 
         let secret = mfa::totp::generate_secret();
         let code = mfa::totp::code_at(&secret, NOW).unwrap();
-        service.bind_totp(&existing_user().id, &secret, &code, &enabled).await.unwrap();
-        let (_, codes) = service.generate_backup_codes(&existing_user().id, &enabled).await.unwrap();
+        service.bind_totp(&existing_user().id, &secret, &code, &enabled, &ctx()).await.unwrap();
+        let (_, codes) = service.generate_backup_codes(&existing_user().id, &enabled, &ctx()).await.unwrap();
         assert_eq!(codes.len(), 10);
 
-        service.use_backup_code(&existing_user().id, &codes[0]).await.unwrap();
-        let reuse = service.use_backup_code(&existing_user().id, &codes[0]).await;
+        service.use_backup_code(&existing_user().id, &codes[0], &ctx()).await.unwrap();
+        let reuse = service.use_backup_code(&existing_user().id, &codes[0], &ctx()).await;
         assert!(matches!(reuse, Err(AccountError::Mfa(MfaError::InvalidBackupCode))), "{reuse:?}");
     }
 }

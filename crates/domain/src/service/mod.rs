@@ -3,9 +3,11 @@
 
 mod accounts;
 mod sign_in;
+mod user_admin;
 
-pub use accounts::{AccountError, AccountService, NewPassword, NewUser, Ports, TotpEnrolment};
+pub use accounts::{AccountError, AccountService, NewPassword, NewUser, Ports, TotpEnrolment, UserWrite};
 pub use sign_in::{
     CodeSent, CodeSignIn, CodeSignInPorts, MfaAnswer, MfaChallenge, PasswordSignIn, SignInError, SignInOutcome,
     SignInPorts, SignInService, SignedIn,
 };
+pub use user_admin::{DEFAULT_TOMBSTONE_RETENTION, UserAdminService, UserPatch};

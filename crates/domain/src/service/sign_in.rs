@@ -20,21 +20,28 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::application::{ApplicationRepository, ApplicationType};
+use crate::audit::{Actor, AuditContext};
 use crate::clock::{Clock, Timestamp};
+use crate::ids::UserId;
 use crate::mfa::{MfaError, MfaFactorType, usable_factor_types};
 use crate::password::PlainPassword;
 use crate::ports::{RepoError, UserRepository};
 use crate::secrets::{OpaqueSecret, SecretHash, hash_secret};
 use crate::service::{AccountError, AccountService};
 use crate::sign_in::{
-    IdentifierKind, MfaPolicy, MfaSettings, PENDING_MFA_MAX_ATTEMPTS, PendingMfa, PendingMfaRepository,
-    SentinelFailure, SentinelPolicy, SentinelRepository, SignInIdentifier,
+    IdentifierKind, MfaSettings, PENDING_MFA_MAX_ATTEMPTS, PendingMfa, PendingMfaRepository, SentinelFailure,
+    SentinelPolicy, SentinelRepository, SignInIdentifier,
 };
 use crate::user::User;
 use crate::verification_code::{
     CODE_MAX_ATTEMPTS, CodeMessage, CodePurpose, CodeRecipient, MessageConnector, SEND_LIMIT, SEND_WINDOW_SECS,
     VerificationCode, VerificationCodeRepository,
 };
+
+/// Who acts while a user signs in: the user, through the signing-in client.
+fn signing_in(user_id: &UserId, client_id: &str) -> AuditContext {
+    AuditContext::new(Actor::User { id: user_id.as_str().to_owned() }).with_application(client_id)
+}
 
 /// What the sign-in use cases need.
 #[derive(Clone)]
@@ -233,7 +240,13 @@ impl SignInService {
         self.check_client(&request.client_id).await?;
         let target = request.identifier.sentinel_target();
         self.ensure_not_blocked(&target).await?;
-        let user = match self.ports.accounts.check_password(request.identifier.lookup_value(), &request.password).await
+        // Before the password is checked nobody is known to act: a hash upgrade is Latchkey's own doing.
+        let context = AuditContext::system().with_application(&request.client_id);
+        let user = match self
+            .ports
+            .accounts
+            .check_password(request.identifier.lookup_value(), &request.password, &context)
+            .await
         {
             Ok(user) => user,
             Err(AccountError::InvalidCredentials) => {
@@ -343,9 +356,10 @@ impl SignInService {
             .ok_or(SignInError::MfaChallengeNotFound)?;
         self.ensure_not_blocked(&pending.sentinel_target).await?;
         self.check_client(&pending.client_id).await?;
+        let context = signing_in(&pending.user_id, &pending.client_id);
         let verified = match answer {
-            MfaAnswer::Totp(code) => self.ports.accounts.verify_totp(&pending.user_id, code).await,
-            MfaAnswer::BackupCode(code) => self.ports.accounts.use_backup_code(&pending.user_id, code).await,
+            MfaAnswer::Totp(code) => self.ports.accounts.verify_totp(&pending.user_id, code, &context).await,
+            MfaAnswer::BackupCode(code) => self.ports.accounts.use_backup_code(&pending.user_id, code, &context).await,
             MfaAnswer::WebAuthn => return Err(SignInError::FactorNotEnabled),
         };
         let user = match verified {
@@ -377,7 +391,8 @@ impl SignInService {
 
     /// The end of a successful sign-in: `lastSignInAt` is recorded before tokens are handed out.
     async fn signed_in(&self, user: User, client_id: String, scopes: Vec<String>) -> Result<SignedIn, SignInError> {
-        let user = match self.ports.accounts.record_sign_in(user).await {
+        let context = signing_in(&user.id, &client_id);
+        let user = match self.ports.accounts.record_sign_in(user, &context).await {
             Ok(user) => user,
             Err(AccountError::UserNotFound) => return Err(SignInError::InvalidCredentials),
             Err(other) => return Err(SignInError::Storage(other.to_string())),
@@ -387,7 +402,7 @@ impl SignInService {
 
     /// The factors the user must verify one of before getting tokens; empty when no second step is needed.
     pub fn factors_to_verify(&self, user: &User) -> Vec<MfaFactorType> {
-        if user.logto_config.mfa.skip_mfa_on_sign_in && self.mfa.policy == MfaPolicy::UserControlled {
+        if user.logto_config.mfa.skip_mfa_on_sign_in && self.mfa.policy.honours_skip() {
             return Vec::new();
         }
         usable_factor_types(&user.mfa_factors, &self.mfa.factors)
@@ -456,7 +471,9 @@ mod tests {
     use crate::ports::{Conflict, MockUserRepository};
     use crate::secret_box::{AesGcmSecretBox, SecretBox};
     use crate::service::Ports;
-    use crate::sign_in::{IdentifierKind, MockPendingMfaRepository, MockSentinelRepository, PENDING_MFA_TTL_SECS};
+    use crate::sign_in::{
+        IdentifierKind, MfaPolicy, MockPendingMfaRepository, MockSentinelRepository, PENDING_MFA_TTL_SECS,
+    };
 
     const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
     const CLIENT: &str = "spa-app";
@@ -532,7 +549,7 @@ mod tests {
         let by_id = Arc::clone(&row);
         users.expect_find_by_id().returning(move |_| Ok(Some(by_id.lock().unwrap().clone())));
         let write = Arc::clone(&row);
-        users.expect_update().returning(move |changed| {
+        users.expect_update().returning(move |changed, _| {
             let mut stored = write.lock().unwrap();
             if stored.version != changed.version {
                 return Err(RepoError::Conflict(Conflict::Version));

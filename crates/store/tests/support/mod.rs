@@ -169,3 +169,38 @@ fn with_database(url: &str, name: &str) -> String {
 async fn execute(connection: &DatabaseConnection, sql: &str) {
     connection.execute_unprepared(sql).await.unwrap_or_else(|error| panic!("`{sql}` failed: {error}"));
 }
+
+/// Audit entries for the writes the suites make: the repository stores one with every change to a user.
+#[allow(dead_code, reason = "each test binary uses the helpers it needs")]
+pub mod audit {
+    use latchkey_domain::audit::{AuditContext, AuditEntry, keys};
+    use latchkey_domain::ports::{RepoError, UserChange};
+    use latchkey_domain::{IdGenerator, RandomIds, Timestamp, User, UserId, UserRepository};
+    use latchkey_store::Store;
+    use serde_json::Map;
+
+    pub fn entry(user_id: &UserId, key: &str) -> AuditEntry {
+        AuditEntry::about(
+            RandomIds.entity_id(),
+            key,
+            user_id,
+            &AuditContext::system(),
+            Map::new(),
+            Timestamp::from_millis(1),
+        )
+    }
+
+    pub fn created(user: &User) -> AuditEntry {
+        entry(&user.id, keys::USER_CREATED)
+    }
+
+    pub fn changed(user: &User) -> UserChange {
+        UserChange::logged(entry(&user.id, keys::USER_DATA_UPDATED))
+    }
+
+    /// Deletes the user as it is stored now, restorable for as long as a test could need.
+    pub async fn delete_user(store: &Store, id: &UserId) -> Result<(), RepoError> {
+        let user = store.users().find_by_id(id).await?.ok_or(RepoError::NotFound)?;
+        store.users().delete(&user, Timestamp::from_millis(i64::MAX), &entry(id, keys::USER_DELETED)).await
+    }
+}
