@@ -52,6 +52,8 @@ pub trait UserRepository: Send + Sync {
     /// Case-insensitive match.
     async fn find_by_email(&self, email: &Email) -> Result<Option<User>, RepoError>;
     async fn find_by_phone(&self, phone: &Phone) -> Result<Option<User>, RepoError>;
+    /// The user whose social identity at `target` (a valid [`crate::user::identity_target`]) has `identity_user_id`.
+    async fn find_by_identity(&self, target: &str, identity_user_id: &str) -> Result<Option<User>, RepoError>;
     /// Fails with `Conflict(Username|Email|Phone|Id)` when an identifier is taken.
     async fn insert(&self, user: &User, entry: &AuditEntry) -> Result<(), RepoError>;
     /// Writes `user` if the stored version still equals `user.version`, and returns it with the next version.

@@ -105,6 +105,13 @@ impl User {
     }
 }
 
+/// Whether `target` can name a social connector (`github`, `google`, `wechat-native`…): 1 to 64 characters of
+/// `[A-Za-z0-9_-]`, so that it is safe as a JSON key path everywhere.
+pub fn identity_target(target: &str) -> bool {
+    (1..=64).contains(&target.len())
+        && target.bytes().all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-')
+}
+
 /// A social identity linked to the user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

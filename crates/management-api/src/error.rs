@@ -262,6 +262,14 @@ fn account_wire(error: &AccountError) -> (StatusCode, &'static str, &'static str
             "The password digest asks for more work than this server allows.",
         ),
         AccountError::CustomData(_) => (StatusCode::BAD_REQUEST, "guard.invalid_input", "The request body is invalid."),
+        AccountError::IdentityInUse => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "user.identity_already_in_use",
+            "The social account has been associated with an existing account.",
+        ),
+        AccountError::IdentityNotFound => {
+            (StatusCode::NOT_FOUND, "user.identity_not_exist", "The social account has not been registered yet.")
+        }
         AccountError::Mfa(error) if error.is_internal() => {
             (StatusCode::INTERNAL_SERVER_ERROR, "unexpected_error", INTERNAL)
         }

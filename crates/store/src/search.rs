@@ -167,21 +167,27 @@ fn custom_data_value(path: &[String], backend: DbBackend) -> Result<Expr, RepoEr
             "a customData search path has 1 to {MAX_CUSTOM_DATA_PATH} segments of [A-Za-z0-9_]"
         )));
     }
+    json_text(Column::CustomData, path, backend)
+}
+
+/// The text at `path` inside the JSON `column`, or NULL when absent. Callers have checked the segments: on SQLite
+/// they go into a quoted JSON path (itself a bound value), on PostgreSQL each is a bound value.
+pub(crate) fn json_text(column: Column, path: &[String], backend: DbBackend) -> Result<Expr, RepoError> {
     match backend {
         DbBackend::Sqlite => {
             let json_path: String =
                 std::iter::once("$".to_owned()).chain(path.iter().map(|segment| format!(".\"{segment}\""))).collect();
             // json_extract answers numbers as numbers; as text they compare like PostgreSQL's `#>>` output.
-            let extracted = Func::cust("json_extract").arg(Expr::col(Column::CustomData)).arg(json_path);
+            let extracted = Func::cust("json_extract").arg(Expr::col(column)).arg(json_path);
             Ok(Func::cast_as(extracted, Alias::new("TEXT")).into())
         }
         DbBackend::Postgres => {
-            let args = std::iter::once(Expr::col(Column::CustomData))
+            let args = std::iter::once(Expr::col(column))
                 .chain(path.iter().map(|segment| Expr::val(segment.as_str())))
                 .collect::<Vec<_>>();
             Ok(Func::cust("jsonb_extract_path_text").args(args).into())
         }
-        other => Err(RepoError::Unavailable(format!("customData search is not implemented for {other:?}"))),
+        other => Err(RepoError::Unavailable(format!("JSON look-ups are not implemented for {other:?}"))),
     }
 }
 

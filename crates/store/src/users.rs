@@ -81,6 +81,16 @@ impl UserRepository for SeaUserRepository {
         self.find_one(Column::PrimaryPhone, phone.as_str().to_owned()).await
     }
 
+    async fn find_by_identity(&self, target: &str, identity_user_id: &str) -> Result<Option<User>, RepoError> {
+        if !latchkey_domain::user::identity_target(target) {
+            return Ok(None);
+        }
+        let path = [target.to_owned(), "userId".to_owned()];
+        let linked = search::json_text(Column::Identities, &path, self.db.get_database_backend())?;
+        let row = Entity::find().filter(linked.eq(identity_user_id)).one(&self.db).await.map_err(unavailable)?;
+        row.map(User::try_from).transpose()
+    }
+
     async fn insert(&self, user: &User, entry: &AuditEntry) -> Result<(), RepoError> {
         let row = users::ActiveModel::try_from(user)?;
         let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;

@@ -523,3 +523,42 @@ async fn only_management_tokens_reach_the_user_routes_and_a_narrowed_token_reads
         assert_eq!(write.status().as_u16(), 401, "on {}", app.backend);
     }
 }
+
+#[tokio::test]
+async fn social_identities_are_linked_read_and_unlinked_and_one_identity_belongs_to_one_user() {
+    for app in UsersApp::all().await {
+        let ada = id_of(&app.create(json!({"username": "ada"})).await);
+        let bob = id_of(&app.create(json!({"username": "bob"})).await);
+        let path = format!("/api/users/{ada}/identities/github");
+        let identity = json!({"userId": "gh-42", "details": {"login": "ada"}});
+
+        let linked = app.send(Method::PUT, &path, Some(identity.clone())).await;
+        assert_eq!(linked.status().as_u16(), 201, "on {}", app.backend);
+        assert_eq!(linked.json::<Value>().await.unwrap(), json!({"github": identity}));
+        let replaced = app.send(Method::PUT, &path, Some(json!({"userId": "gh-42"}))).await;
+        assert_eq!(replaced.status().as_u16(), 200, "a known target is replaced");
+        assert_eq!(app.ok(Method::GET, &path, None).await, json!({"identity": {"userId": "gh-42"}}));
+
+        let taken = app
+            .send(Method::PUT, &format!("/api/users/{bob}/identities/github"), Some(json!({"userId": "gh-42"})))
+            .await;
+        expect_error(taken, 422, "user.identity_already_in_use", app.backend).await;
+        let other_provider = app
+            .send(Method::PUT, &format!("/api/users/{bob}/identities/google"), Some(json!({"userId": "gh-42"})))
+            .await;
+        assert_eq!(other_provider.status().as_u16(), 201, "the same id at another provider is another identity");
+
+        let unlinked = app.ok(Method::DELETE, &path, None).await;
+        assert_eq!(unlinked["identities"], json!({}), "on {}", app.backend);
+        expect_error(app.send(Method::DELETE, &path, None).await, 404, "user.identity_not_exist", app.backend).await;
+        expect_error(app.send(Method::GET, &path, None).await, 404, "user.identity_not_exist", app.backend).await;
+        let missing_user =
+            app.send(Method::PUT, "/api/users/nosuchuser00/identities/github", Some(json!({"userId": "x"}))).await;
+        expect_error(missing_user, 404, "entity.not_found", app.backend).await;
+        let bad = app.send(Method::PUT, &path, Some(json!({"details": {}}))).await;
+        expect_error(bad, 400, "guard.invalid_input", app.backend).await;
+
+        let keys: Vec<String> = app.logged(&ada).await.into_iter().map(|(key, _)| key).collect();
+        assert_eq!(keys.iter().filter(|key| *key == keys::USER_IDENTITIES_UPDATED).count(), 3, "{keys:?}");
+    }
+}

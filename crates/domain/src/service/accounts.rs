@@ -67,6 +67,12 @@ pub enum AccountError {
     Mfa(#[from] MfaError),
     #[error(transparent)]
     CustomData(crate::user::CustomDataError),
+    /// Another user has this social identity.
+    #[error("the social identity is linked to another user")]
+    IdentityInUse,
+    /// The user has no social identity at this target.
+    #[error("the user has no social identity at this target")]
+    IdentityNotFound,
     #[error("secret storage failed: {0}")]
     SecretBox(#[from] SecretBoxError),
     #[error("storage failed: {0}")]

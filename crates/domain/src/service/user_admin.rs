@@ -16,7 +16,7 @@ use crate::password::{PasswordCheck, PlainPassword};
 use crate::ports::{Conflict, RepoError};
 use crate::service::accounts::{AccountError, AccountService, NewUser, UserWrite};
 use crate::session::RevokeReason;
-use crate::user::{CustomData, LogtoConfig, Profile, User};
+use crate::user::{CustomData, Identity, LogtoConfig, Profile, User, identity_target};
 
 /// How long a deleted user can be restored, unless configured otherwise.
 pub const DEFAULT_TOMBSTONE_RETENTION: Duration = Duration::from_secs(30 * 24 * 60 * 60);
@@ -213,6 +213,54 @@ impl UserAdminService {
             .update_with_retry(user, write.logged(keys::USER_SUSPENSION_UPDATED), |user| {
                 user.is_suspended = suspended;
                 Ok(())
+            })
+            .await
+    }
+
+    /// Links (or replaces) the user's social identity at `target`; answers the user and whether the link is new.
+    /// An identity already linked to another user is refused (checked first; a race is settled by re-checking
+    /// inside the retried write's read).
+    pub async fn link_identity(
+        &self,
+        id: &UserId,
+        target: &str,
+        identity: Identity,
+        write: UserWrite<'_>,
+    ) -> Result<(User, bool), AccountError> {
+        if !identity_target(target) {
+            return Err(AccountError::IdentityNotFound);
+        }
+        let user = self.accounts.load(id).await?;
+        let users = &self.accounts.ports().users;
+        if users.find_by_identity(target, &identity.user_id).await?.is_some_and(|owner| owner.id != *id) {
+            return Err(AccountError::IdentityInUse);
+        }
+        let created = !user.identities.contains_key(target);
+        let details = crate::audit::details([
+            ("action", Value::from(if created { "linked" } else { "replaced" })),
+            ("target", Value::from(target)),
+        ]);
+        let user = self
+            .accounts
+            .update_with_retry(user, write.with_details(details).logged(keys::USER_IDENTITIES_UPDATED), |user| {
+                user.identities.insert(target.to_owned(), identity.clone());
+                Ok(())
+            })
+            .await?;
+        Ok((user, created))
+    }
+
+    /// Unlinks the user's social identity at `target` (an administrator may remove the last way to sign in, as in
+    /// Logto).
+    pub async fn unlink_identity(&self, id: &UserId, target: &str, write: UserWrite<'_>) -> Result<User, AccountError> {
+        let user = self.accounts.load(id).await?;
+        if !user.identities.contains_key(target) {
+            return Err(AccountError::IdentityNotFound);
+        }
+        let details = crate::audit::details([("action", Value::from("unlinked")), ("target", Value::from(target))]);
+        self.accounts
+            .update_with_retry(user, write.with_details(details).logged(keys::USER_IDENTITIES_UPDATED), |user| {
+                user.identities.remove(target).map(drop).ok_or(AccountError::IdentityNotFound)
             })
             .await
     }

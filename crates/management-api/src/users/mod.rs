@@ -6,6 +6,7 @@
 
 mod body;
 mod context;
+pub(crate) mod identities;
 mod query;
 
 use actix_web::web::{self, ServiceConfig};
@@ -69,7 +70,8 @@ pub(crate) fn routes(config: &mut ServiceConfig) {
         .service(web::resource("/{userId}/password/verify").route(web::post().to(verify_password)))
         .service(web::resource("/{userId}/has-password").route(web::get().to(has_password)))
         .service(web::resource("/{userId}/is-suspended").route(web::patch().to(set_suspended)))
-        .service(web::resource("/{userId}/restore").route(web::post().to(restore)));
+        .service(web::resource("/{userId}/restore").route(web::post().to(restore)))
+        .configure(identities::routes);
 }
 
 type Deps = web::Data<UsersDeps>;

@@ -1,0 +1,148 @@
+//! `/api/users/:userId/identities/:target`: an administrator links, reads and unlinks a user's social identities,
+//! as Logto's routes do. Latchkey keeps no third-party token sets, so `includeTokenSecret` finds none.
+
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{HttpRequest, HttpResponse};
+use latchkey_auth::error_body::ErrorBody;
+use latchkey_domain::service::{AccountError, UserWrite};
+use latchkey_domain::user::Identity;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::{Deps, UserBody, audit_context, expected_version, user_id};
+use crate::error::ApiError;
+use crate::guard::ManagementCaller;
+use crate::policy::ManagementAction;
+
+pub(crate) fn routes(config: &mut ServiceConfig) {
+    config.service(
+        web::resource("/{userId}/identities/{target}")
+            .route(web::get().to(get))
+            .route(web::put().to(link))
+            .route(web::delete().to(unlink)),
+    );
+}
+
+/// Logto's identity: the user's id at the provider and what the provider said about them.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IdentityBody {
+    pub user_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+}
+
+/// `GET …/identities/:target`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IdentityResponse {
+    pub identity: IdentityBody,
+}
+
+/// Longest provider user id accepted (Logto's column is free text; this bounds what one request can store).
+const IDENTITY_USER_ID_MAX_CHARS: usize = 256;
+
+/// `PUT /api/users/:userId/identities/:target`: 201 with the user's identities when the target is new, else 200.
+#[utoipa::path(
+    put,
+    path = "/api/users/{userId}/identities/{target}",
+    tag = "Users",
+    summary = "Link or replace a user's social identity",
+    params(
+        ("userId" = String, Path, description = "The user's id."),
+        ("target" = String, Path, description = "The social connector's target, e.g. `github`."),
+    ),
+    request_body = IdentityBody,
+    responses(
+        (status = 200, description = "Replaced; the user's identities by target.", body = Object),
+        (status = 201, description = "Linked; the user's identities by target.", body = Object),
+        (status = 400, description = "`guard.invalid_input`.", body = ErrorBody),
+        (status = 404, description = "`entity.not_found`.", body = ErrorBody),
+        (status = 422, description = "`user.identity_already_in_use`: another user has it.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+async fn link(
+    caller: ManagementCaller,
+    deps: Deps,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+    body: Result<web::Json<IdentityBody>, actix_web::Error>,
+) -> actix_web::Result<HttpResponse> {
+    caller.authorize(ManagementAction::WriteUsers)?;
+    let (id, target) = path.into_inner();
+    let id = user_id(&id)?;
+    let body = body?.into_inner();
+    if body.user_id.is_empty() || body.user_id.chars().count() > IDENTITY_USER_ID_MAX_CHARS {
+        return Err(ApiError::InvalidField("userId").into());
+    }
+    if !latchkey_domain::user::identity_target(&target) {
+        return Err(ApiError::Account(AccountError::UserNotFound).into());
+    }
+    let context = audit_context(&caller, &request);
+    let write = UserWrite::new(&context).expecting(expected_version(&request)?);
+    let identity = Identity { user_id: body.user_id, details: body.details };
+    let (user, created) = deps.admin.link_identity(&id, &target, identity, write).await.map_err(ApiError::from)?;
+    let mut response = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
+    Ok(response.json(UserBody::new(&user).identities))
+}
+
+/// `GET /api/users/:userId/identities/:target`.
+#[utoipa::path(
+    get,
+    path = "/api/users/{userId}/identities/{target}",
+    tag = "Users",
+    summary = "Get a user's social identity",
+    params(
+        ("userId" = String, Path, description = "The user's id."),
+        ("target" = String, Path, description = "The social connector's target."),
+    ),
+    responses(
+        (status = 200, description = "`{identity}`.", body = IdentityResponse),
+        (status = 404, description = "`entity.not_found` or `user.identity_not_exist`.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+async fn get(
+    caller: ManagementCaller,
+    deps: Deps,
+    path: web::Path<(String, String)>,
+) -> actix_web::Result<HttpResponse> {
+    caller.authorize(ManagementAction::ReadUsers)?;
+    let (id, target) = path.into_inner();
+    let user = deps.admin.get(&user_id(&id)?).await.map_err(ApiError::from)?;
+    let identity = user.identities.get(&target).ok_or(ApiError::Account(AccountError::IdentityNotFound))?;
+    let identity = IdentityBody { user_id: identity.user_id.clone(), details: identity.details.clone() };
+    Ok(HttpResponse::Ok().json(IdentityResponse { identity }))
+}
+
+/// `DELETE /api/users/:userId/identities/:target`: 200 with the user, as Logto.
+#[utoipa::path(
+    delete,
+    path = "/api/users/{userId}/identities/{target}",
+    tag = "Users",
+    summary = "Unlink a user's social identity",
+    params(
+        ("userId" = String, Path, description = "The user's id."),
+        ("target" = String, Path, description = "The social connector's target."),
+    ),
+    responses(
+        (status = 200, description = "The user.", body = UserBody),
+        (status = 404, description = "`entity.not_found` or `user.identity_not_exist`.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+async fn unlink(
+    caller: ManagementCaller,
+    deps: Deps,
+    request: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> actix_web::Result<HttpResponse> {
+    caller.authorize(ManagementAction::WriteUsers)?;
+    let (id, target) = path.into_inner();
+    let context = audit_context(&caller, &request);
+    let write = UserWrite::new(&context).expecting(expected_version(&request)?);
+    let user = deps.admin.unlink_identity(&user_id(&id)?, &target, write).await.map_err(ApiError::from)?;
+    Ok(super::with_etag(&user).json(UserBody::new(&user)))
+}
