@@ -4,6 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder};
 use latchkey_domain::audit::{Actor, AuditContext};
+use latchkey_domain::service::UserWrite;
 use latchkey_domain::token::Subject;
 use latchkey_domain::user::{User, Version};
 
@@ -25,6 +26,24 @@ pub(crate) fn audit_context(caller: &ManagementCaller, request: &HttpRequest) ->
         .with_application(claims.client_id.clone())
         .with_origin(ip.as_deref(), user_agent)
         .with_impersonator(claims.actor.as_deref())
+}
+
+/// What every change to a user reads from its request: who acts (for the audit log) and the version the caller
+/// expects (`If-Match`).
+pub(crate) struct WriteRequest {
+    context: AuditContext,
+    expected: Option<Version>,
+}
+
+impl WriteRequest {
+    pub(crate) fn new(caller: &ManagementCaller, request: &HttpRequest) -> Result<Self, ApiError> {
+        Ok(Self { context: audit_context(caller, request), expected: expected_version(request)? })
+    }
+
+    /// The write to hand to a use case.
+    pub(crate) fn write(&self) -> UserWrite<'_> {
+        UserWrite::new(&self.context).expecting(self.expected)
+    }
 }
 
 /// The user's version as an entity tag.

@@ -4,13 +4,13 @@
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use latchkey_auth::error_body::ErrorBody;
-use latchkey_domain::service::{AccountError, UserWrite};
+use latchkey_domain::service::AccountError;
 use latchkey_domain::user::Identity;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::{Deps, UserBody, audit_context, expected_version, user_id};
+use super::{Deps, UserBody, WriteRequest, user_id};
 use crate::error::ApiError;
 use crate::guard::ManagementCaller;
 use crate::policy::ManagementAction;
@@ -80,10 +80,10 @@ async fn link(
     if !latchkey_domain::user::identity_target(&target) {
         return Err(ApiError::Account(AccountError::UserNotFound).into());
     }
-    let context = audit_context(&caller, &request);
-    let write = UserWrite::new(&context).expecting(expected_version(&request)?);
+    let writer = WriteRequest::new(&caller, &request)?;
     let identity = Identity { user_id: body.user_id, details: body.details };
-    let (user, created) = deps.admin.link_identity(&id, &target, identity, write).await.map_err(ApiError::from)?;
+    let (user, created) =
+        deps.admin.link_identity(&id, &target, identity, writer.write()).await.map_err(ApiError::from)?;
     let mut response = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
     Ok(response.json(UserBody::new(&user).identities))
 }
@@ -141,8 +141,7 @@ async fn unlink(
 ) -> actix_web::Result<HttpResponse> {
     caller.authorize(ManagementAction::WriteUsers)?;
     let (id, target) = path.into_inner();
-    let context = audit_context(&caller, &request);
-    let write = UserWrite::new(&context).expecting(expected_version(&request)?);
-    let user = deps.admin.unlink_identity(&user_id(&id)?, &target, write).await.map_err(ApiError::from)?;
+    let writer = WriteRequest::new(&caller, &request)?;
+    let user = deps.admin.unlink_identity(&user_id(&id)?, &target, writer.write()).await.map_err(ApiError::from)?;
     Ok(super::with_etag(&user).json(UserBody::new(&user)))
 }

@@ -15,7 +15,7 @@ use latchkey_auth::error_body::ErrorBody;
 use latchkey_domain::UserId;
 use latchkey_domain::password::PlainPassword;
 use latchkey_domain::ports::UserRepository;
-use latchkey_domain::service::{UserAdminService, UserWrite};
+use latchkey_domain::service::UserAdminService;
 use latchkey_domain::user::LogtoConfig;
 use std::sync::Arc;
 
@@ -23,7 +23,7 @@ pub use body::{
     CreateUserBody, CustomDataBody, HasPasswordBody, LogtoConfigBody, LogtoConfigPatch, PasswordBody, PatchUserBody,
     ProfileBody, SuspensionBody, UserBody,
 };
-pub(crate) use context::{audit_context, expected_version, with_etag};
+pub(crate) use context::{WriteRequest, audit_context, with_etag};
 
 use crate::error::ApiError;
 use crate::guard::{ManagementCaller, ManagementConfig};
@@ -209,9 +209,8 @@ async fn update(
     caller.authorize(ManagementAction::WriteUsers)?;
     let id = user_id(&path)?;
     let patch = body?.into_inner().into_patch()?;
-    let context = audit_context(&caller, &request);
-    let write = UserWrite::new(&context).expecting(expected_version(&request)?);
-    let user = deps.admin.update(&id, patch, write).await.map_err(ApiError::from)?;
+    let writer = WriteRequest::new(&caller, &request)?;
+    let user = deps.admin.update(&id, patch, writer.write()).await.map_err(ApiError::from)?;
     Ok(with_etag(&user).json(UserBody::new(&user)))
 }
 
@@ -242,9 +241,8 @@ async fn delete(
     path: web::Path<String>,
 ) -> actix_web::Result<HttpResponse> {
     caller.authorize(ManagementAction::WriteUsers)?;
-    let context = audit_context(&caller, &request);
-    let write = UserWrite::new(&context).expecting(expected_version(&request)?);
-    deps.admin.delete(&user_id(&path)?, write).await.map_err(ApiError::from)?;
+    let writer = WriteRequest::new(&caller, &request)?;
+    deps.admin.delete(&user_id(&path)?, writer.write()).await.map_err(ApiError::from)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -328,9 +326,8 @@ async fn merge_custom_data(
     let serde_json::Value::Object(patch) = body?.into_inner().custom_data else {
         return Err(ApiError::InvalidField("customData").into());
     };
-    let context = audit_context(&caller, &request);
-    let write = UserWrite::new(&context).expecting(expected_version(&request)?);
-    let user = deps.admin.merge_custom_data(&id, patch, write).await.map_err(ApiError::from)?;
+    let writer = WriteRequest::new(&caller, &request)?;
+    let user = deps.admin.merge_custom_data(&id, patch, writer.write()).await.map_err(ApiError::from)?;
     Ok(HttpResponse::Ok().json(user.custom_data.into_value()))
 }
 
@@ -359,9 +356,8 @@ async fn merge_profile(
     caller.authorize(ManagementAction::WriteUsers)?;
     let id = user_id(&path)?;
     let patch = body::profile(body?.into_inner().profile)?;
-    let context = audit_context(&caller, &request);
-    let write = UserWrite::new(&context).expecting(expected_version(&request)?);
-    let user = deps.admin.merge_profile(&id, patch, write).await.map_err(ApiError::from)?;
+    let writer = WriteRequest::new(&caller, &request)?;
+    let user = deps.admin.merge_profile(&id, patch, writer.write()).await.map_err(ApiError::from)?;
     Ok(HttpResponse::Ok().json(&user.profile))
 }
 
@@ -414,11 +410,10 @@ async fn update_logto_configs(
     caller.authorize(ManagementAction::WriteUsers)?;
     let id = user_id(&path)?;
     let patch = body?.into_inner();
-    let context = audit_context(&caller, &request);
-    let write = UserWrite::new(&context).expecting(expected_version(&request)?);
+    let writer = WriteRequest::new(&caller, &request)?;
     let user = deps
         .admin
-        .update_logto_config(&id, write, |config: &mut LogtoConfig| {
+        .update_logto_config(&id, writer.write(), |config: &mut LogtoConfig| {
             if let Some(mfa) = &patch.mfa {
                 if let Some(enabled) = mfa.enabled {
                     config.mfa.enabled = Some(enabled);
@@ -463,9 +458,8 @@ async fn set_password(
     caller.authorize(ManagementAction::WriteUsers)?;
     let id = user_id(&path)?;
     let password = PlainPassword::new(body?.into_inner().password);
-    let context = audit_context(&caller, &request);
-    let write = UserWrite::new(&context).expecting(expected_version(&request)?);
-    let user = deps.admin.set_password(&id, &password, write).await.map_err(ApiError::from)?;
+    let writer = WriteRequest::new(&caller, &request)?;
+    let user = deps.admin.set_password(&id, &password, writer.write()).await.map_err(ApiError::from)?;
     Ok(with_etag(&user).json(UserBody::new(&user)))
 }
 
@@ -547,8 +541,7 @@ async fn set_suspended(
     caller.authorize(ManagementAction::WriteUsers)?;
     let id = user_id(&path)?;
     let suspended = body?.into_inner().is_suspended;
-    let context = audit_context(&caller, &request);
-    let write = UserWrite::new(&context).expecting(expected_version(&request)?);
-    let user = deps.admin.set_suspended(&id, suspended, write).await.map_err(ApiError::from)?;
+    let writer = WriteRequest::new(&caller, &request)?;
+    let user = deps.admin.set_suspended(&id, suspended, writer.write()).await.map_err(ApiError::from)?;
     Ok(with_etag(&user).json(UserBody::new(&user)))
 }
