@@ -19,13 +19,11 @@ use latchkey_domain::ports::{Conflict, RepoError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::TENANT_ID;
 use crate::applications::{UPDATE_ATTEMPTS, present};
 use crate::error::ApiError;
 use crate::guard::ManagementCaller;
 use crate::policy::{Authorized, ManagementAction};
-
-/// Logto's tenant and row id in OSS deployments, which the response carries.
-const DEFAULT_ID: &str = "default";
 
 /// What the account-center handlers need; register it once as `web::Data<AccountCenterDeps>`.
 #[derive(Clone)]
@@ -246,8 +244,8 @@ struct AccountCenterBody<'a> {
 impl<'a> AccountCenterBody<'a> {
     fn new(settings: &'a AccountCenterSettings) -> Self {
         Self {
-            tenant_id: DEFAULT_ID,
-            id: DEFAULT_ID,
+            tenant_id: TENANT_ID,
+            id: TENANT_ID,
             enabled: settings.enabled,
             fields: &settings.fields,
             webauthn_related_origins: &settings.webauthn_related_origins,

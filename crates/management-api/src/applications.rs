@@ -28,14 +28,13 @@ use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use crate::TENANT_ID;
 use crate::error::ApiError;
 use crate::guard::{ManagementCaller, ManagementConfig};
 use crate::pagination::{paged_response, requested_page};
 use crate::policy::{Authorized, ManagementAction};
 
 pub use latchkey_domain::application::MANAGEMENT_API_ROLE_ID;
-/// Logto's tenant id in OSS deployments, which its response shapes carry.
-const TENANT_ID: &str = "default";
 /// The name of the secret generated with a new application, as in Logto.
 const DEFAULT_SECRET_NAME: &str = "Default secret";
 /// Logto's limit on application and secret names (`varchar(256)`).

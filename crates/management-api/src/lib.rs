@@ -36,6 +36,10 @@ pub use sessions::UserSessionsDeps;
 pub use sign_in_experience::SignInExperienceDeps;
 pub use subject_tokens::SubjectTokensDeps;
 
+/// Logto's tenant id in OSS deployments, which its response shapes carry (`tenantId`, and the id of the one
+/// account-center and sign-in-experience row).
+pub(crate) const TENANT_ID: &str = "default";
+
 /// Largest JSON body the Management API reads.
 const JSON_LIMIT_BYTES: usize = 256 * 1024;
 

@@ -19,13 +19,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::TENANT_ID;
 use crate::error::ApiError;
 use crate::guard::ManagementCaller;
 use crate::policy::ManagementAction;
 use crate::users::audit_context;
-
-/// Logto's tenant id in OSS deployments, which its token shape carries.
-const TENANT_ID: &str = "default";
 
 /// What the personal access token handlers need; register it once as `web::Data<PersonalAccessTokensDeps>`.
 #[derive(Clone)]

@@ -20,14 +20,12 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
+use crate::TENANT_ID;
 use crate::error::ApiError;
 use crate::guard::{ManagementCaller, ManagementConfig};
 use crate::pagination::{paged_response, requested_page};
 use crate::policy::{Authorized, ManagementAction};
 use crate::users::audit_context;
-
-/// Logto's tenant id in OSS deployments, which its response shapes carry.
-const TENANT_ID: &str = "default";
 
 /// What the role handlers need; register it once as `web::Data<RolesDeps>`.
 #[derive(Clone)]

@@ -18,13 +18,11 @@ use latchkey_domain::sign_in_experience::{SignInExperience, SignInExperienceRepo
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::TENANT_ID;
 use crate::applications::UPDATE_ATTEMPTS;
 use crate::error::ApiError;
 use crate::guard::ManagementCaller;
 use crate::policy::{Authorized, ManagementAction};
-
-/// Logto's tenant and row id in OSS deployments, which the response carries.
-const DEFAULT_ID: &str = "default";
 
 /// What the sign-in experience handlers need; register it once as `web::Data<SignInExperienceDeps>`.
 #[derive(Clone)]
@@ -177,8 +175,8 @@ struct SignInExperienceBody<'a> {
 impl<'a> SignInExperienceBody<'a> {
     fn new(settings: &'a SignInExperience) -> Self {
         Self {
-            tenant_id: DEFAULT_ID,
-            id: DEFAULT_ID,
+            tenant_id: TENANT_ID,
+            id: TENANT_ID,
             password_policy: &settings.password_policy,
             username_policy: &settings.username_policy,
             mfa: &settings.mfa,
