@@ -3,38 +3,13 @@
 use async_trait::async_trait;
 use latchkey_domain::Timestamp;
 use latchkey_domain::account_center::{AccountCenterRepository, AccountCenterSettings, VersionedSettings};
-use latchkey_domain::ports::{Conflict, RepoError};
+use latchkey_domain::ports::RepoError;
 use latchkey_domain::user::Version;
-use sea_orm::ActiveValue::Set;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, SqlErr};
+use sea_orm::DatabaseConnection;
 
-use crate::db_errors::{corrupt, unavailable};
+use crate::settings_row::SettingsRow;
 
-/// The key of the deployment's one row.
-const ROW_ID: &str = "default";
-
-mod entity {
-    use sea_orm::entity::prelude::*;
-
-    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
-    #[sea_orm(table_name = "account_center")]
-    pub struct Model {
-        #[sea_orm(primary_key, auto_increment = false)]
-        pub id: String,
-        #[sea_orm(column_type = "JsonBinary")]
-        pub settings: Json,
-        pub version: i64,
-        pub updated_at: i64,
-    }
-
-    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-    pub enum Relation {}
-
-    impl ActiveModelBehavior for ActiveModel {}
-}
-
-use entity::{ActiveModel, Column, Entity};
+const ROW: SettingsRow = SettingsRow { table: "account_center" };
 
 /// Cheap to clone.
 #[derive(Debug, Clone)]
@@ -51,12 +26,8 @@ impl SeaAccountCenterRepository {
 #[async_trait]
 impl AccountCenterRepository for SeaAccountCenterRepository {
     async fn get(&self) -> Result<VersionedSettings, RepoError> {
-        let Some(row) = Entity::find_by_id(ROW_ID).one(&self.db).await.map_err(unavailable)? else {
-            return Ok(VersionedSettings { settings: AccountCenterSettings::default(), version: Version::INITIAL });
-        };
-        let settings =
-            serde_json::from_value(row.settings).map_err(|error| corrupt("account_center", ROW_ID, error))?;
-        Ok(VersionedSettings { settings, version: Version(row.version) })
+        let (settings, version) = ROW.load::<AccountCenterSettings>(&self.db).await?;
+        Ok(VersionedSettings { settings, version })
     }
 
     async fn save(
@@ -65,40 +36,6 @@ impl AccountCenterRepository for SeaAccountCenterRepository {
         expected: Version,
         now: Timestamp,
     ) -> Result<Version, RepoError> {
-        let json = serde_json::to_value(settings).map_err(|error| corrupt("account_center", ROW_ID, error))?;
-        let next = expected.next();
-        let updated_at = now.as_millis();
-        // A conditional update decides between concurrent writers; only the never-saved defaults are inserted.
-        let updated = Entity::update_many()
-            .col_expr(Column::Settings, Expr::value(json.clone()))
-            .col_expr(Column::Version, Expr::value(next.0))
-            .col_expr(Column::UpdatedAt, Expr::value(updated_at))
-            .filter(Column::Id.eq(ROW_ID))
-            .filter(Column::Version.eq(expected.0))
-            .exec(&self.db)
-            .await
-            .map_err(unavailable)?;
-        if updated.rows_affected == 1 {
-            return Ok(next);
-        }
-        if expected != Version::INITIAL {
-            return Err(RepoError::Conflict(Conflict::Version));
-        }
-        let row = ActiveModel {
-            id: Set(ROW_ID.to_owned()),
-            settings: Set(json),
-            version: Set(next.0),
-            updated_at: Set(updated_at),
-        };
-        match Entity::insert(row).exec_without_returning(&self.db).await {
-            Ok(_) => Ok(next),
-            // Another writer saved first, from the defaults or not.
-            Err(error) if is_unique_violation(&error) => Err(RepoError::Conflict(Conflict::Version)),
-            Err(error) => Err(unavailable(error)),
-        }
+        ROW.save(&self.db, settings, expected, now).await
     }
-}
-
-fn is_unique_violation(error: &DbErr) -> bool {
-    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
 }

@@ -28,6 +28,7 @@ mod personal_access_tokens;
 mod roles;
 mod search;
 mod sessions;
+mod settings_row;
 mod sign_in;
 mod sign_in_experience;
 mod subject_tokens;
