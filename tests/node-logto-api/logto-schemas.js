@@ -71,6 +71,8 @@ export const responses = {
   UpdateUserPassword: ['UpdateUserPassword', 200],
   GetUserHasPassword: ['GetUserHasPassword', 200],
   UpdateUserIsSuspended: ['UpdateUserIsSuspended', 200],
+  ListUserMfaVerifications: ['ListUserMfaVerifications', 200],
+  CreateUserMfaVerification: ['CreateUserMfaVerification', 200],
 };
 
 const generateSchemas = () => {

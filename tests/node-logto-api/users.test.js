@@ -221,6 +221,46 @@ test('PATCH /api/users/{userId}/is-suspended suspends and reinstates', async () 
   }
 });
 
+test('POST, GET and DELETE /api/users/{userId}/mfa-verifications bind, list and remove factors', async () => {
+  const mfa = '/api/users/{userId}/mfa-verifications';
+  expectError(
+    await apiClient.POST(mfa, { ...path(userId), body: { type: 'Totp' } }),
+    400,
+    'session.mfa.mfa_factor_not_enabled'
+  );
+  const signInExperience = await apiClient.PATCH('/api/sign-in-exp', {
+    body: { mfa: { factors: ['Totp', 'BackupCode'], policy: 'UserControlled' } },
+  });
+  assert.equal(signInExperience.response.status, 200, JSON.stringify(signInExperience.error));
+
+  const totp = expectConforming(
+    await apiClient.POST(mfa, { ...path(userId), body: { type: 'Totp' } }),
+    200,
+    'CreateUserMfaVerification'
+  );
+  assert.equal(totp.type, 'Totp');
+  assert.match(totp.secret, /^[A-Z2-7]{32}$/);
+  assert.match(totp.secretQrCode, /^data:image\/png;base64,/);
+  const backupCodes = expectConforming(
+    await apiClient.POST(mfa, { ...path(userId), body: { type: 'BackupCode' } }),
+    200,
+    'CreateUserMfaVerification'
+  );
+  assert.equal(backupCodes.codes.length, 10);
+
+  const listed = expectConforming(await apiClient.GET(mfa, path(userId)), 200, 'ListUserMfaVerifications');
+  assert.deepEqual(
+    listed.map(({ type, remainCodes }) => ({ type, remainCodes })),
+    [{ type: 'Totp', remainCodes: undefined }, { type: 'BackupCode', remainCodes: 10 }]
+  );
+  await expectNoContent(
+    await apiClient.DELETE(`${mfa}/{verificationId}`, {
+      params: { path: { userId, verificationId: listed[0].id } },
+    })
+  );
+  assert.deepEqual(expectConforming(await apiClient.GET(mfa, path(userId)), 200, 'ListUserMfaVerifications'), []);
+});
+
 test('POST /api/users with a username in use answers 422 user.username_already_in_use', async () => {
   expectError(await apiClient.POST('/api/users', { body: { username } }), 422, 'user.username_already_in_use');
 });

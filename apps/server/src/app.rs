@@ -23,7 +23,7 @@ use latchkey_domain::password::{BlockingPoolHasher, PasswordHasher};
 use latchkey_domain::secret_box::{self, SecretBox};
 use latchkey_domain::secrets::OpaqueSecret;
 use latchkey_domain::service::{AccountService, CodeSignInPorts, Ports, SignInPorts, SignInService, UserAdminService};
-use latchkey_domain::sign_in::{MfaSettings, SentinelPolicy};
+use latchkey_domain::sign_in::SentinelPolicy;
 use latchkey_domain::verification_code::MessageConnector;
 use latchkey_domain::{Clock, RandomIds, SystemClock};
 use latchkey_management_api::LogsDeps;
@@ -406,17 +406,16 @@ fn sign_in_api(
         applications: Arc::new(state.store.applications()),
         sentinel: Arc::new(state.store.sentinel()),
         pending_mfa: Arc::new(state.store.pending_mfa()),
+        sign_in_experience: Arc::new(state.store.sign_in_experience()),
         clock,
     };
     SignInApi {
         // Email/phone codes: kept in the database, delivered by the configured connector.
-        service: SignInService::new(ports, SentinelPolicy::default(), MfaSettings::default()).with_codes(
-            CodeSignInPorts {
-                codes: Arc::new(state.store.verification_codes()),
-                connector,
-                users: Arc::new(state.store.users()),
-            },
-        ),
+        service: SignInService::new(ports, SentinelPolicy::default()).with_codes(CodeSignInPorts {
+            codes: Arc::new(state.store.verification_codes()),
+            connector,
+            users: Arc::new(state.store.users()),
+        }),
         tokens: session_tokens,
         sessions: Arc::new(state.store.sessions()),
     }
@@ -445,7 +444,6 @@ fn credential_admin_deps(
         sessions: Arc::new(state.store.sessions()),
         users: Arc::new(state.store.users()),
         applications: Arc::new(state.store.applications()),
-        audit_log: Arc::new(state.store.audit_log()),
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
     };
@@ -486,7 +484,12 @@ pub(crate) fn account_service(state: &AppState) -> AccountService {
 /// The Management API's user routes: the administrator's use cases and the repository searches read.
 fn users_deps(state: &AppState, settings: &Settings) -> UsersDeps {
     let retention = Duration::from_secs(settings.deleted_user_retention_days.saturating_mul(24 * 60 * 60));
-    UsersDeps { admin: UserAdminService::new(account_service(state), retention), users: Arc::new(state.store.users()) }
+    UsersDeps {
+        admin: UserAdminService::new(account_service(state), retention),
+        users: Arc::new(state.store.users()),
+        sign_in_experience: Arc::new(state.store.sign_in_experience()),
+        totp_issuer: settings.endpoint.host_str().unwrap_or("latchkey").to_owned(),
+    }
 }
 
 fn applications_deps(state: &AppState) -> ApplicationsDeps {

@@ -36,6 +36,20 @@ impl Timestamp {
     pub const fn plus_millis(self, millis: i64) -> Self {
         Self(self.0.saturating_add(millis))
     }
+
+    /// The instant as JavaScript's `Date.prototype.toISOString` writes it (`2024-05-06T07:08:09.010Z`), for the
+    /// few fields Logto sends as strings. Instants outside years 1970–9999 are clamped to that range's ends.
+    pub fn to_iso8601(self) -> String {
+        const FORMAT: &[time::format_description::FormatItem<'static>] =
+            time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+        // 9999-12-31T23:59:59.999Z.
+        const LAST_MILLI_OF_9999: i64 = 253_402_300_799_999;
+        let nanos = i128::from(self.0.clamp(0, LAST_MILLI_OF_9999)) * 1_000_000;
+        time::OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .ok()
+            .and_then(|instant| instant.format(FORMAT).ok())
+            .unwrap_or_default()
+    }
 }
 
 impl fmt::Debug for Timestamp {
@@ -76,6 +90,14 @@ impl Clock for FixedClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn iso8601_is_what_javascript_writes() {
+        assert_eq!(Timestamp::from_millis(0).to_iso8601(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp::from_millis(1_714_979_289_010).to_iso8601(), "2024-05-06T07:08:09.010Z");
+        assert_eq!(Timestamp::from_millis(-1).to_iso8601(), "1970-01-01T00:00:00.000Z");
+        assert_eq!(Timestamp::from_millis(i64::MAX).to_iso8601(), "9999-12-31T23:59:59.999Z");
+    }
 
     #[test]
     fn seconds_round_down_even_before_the_epoch() {

@@ -54,6 +54,7 @@ pub trait UserRepository: Send + Sync {
     async fn find_by_phone(&self, phone: &Phone) -> Result<Option<User>, RepoError>;
     /// The user whose social identity at `target` (a valid [`crate::user::identity_target`]) has `identity_user_id`.
     async fn find_by_identity(&self, target: &str, identity_user_id: &str) -> Result<Option<User>, RepoError>;
+    /// Inserts a new user with the user roles marked default (Logto's `isDefault`) and `entry`, all at once.
     /// Fails with `Conflict(Username|Email|Phone|Id)` when an identifier is taken.
     async fn insert(&self, user: &User, entry: &AuditEntry) -> Result<(), RepoError>;
     /// Writes `user` if the stored version still equals `user.version`, and returns it with the next version.

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 
+use crate::audit::AuditEntry;
 use crate::clock::Timestamp;
 use crate::ids::UserId;
 use crate::ports::RepoError;
@@ -170,6 +171,16 @@ pub trait SessionRepository: Send + Sync {
     /// Ends the session at `now`. Revoking an already revoked session keeps its first time and reason;
     /// `NotFound` when there is no such session.
     async fn revoke(&self, id: &str, reason: RevokeReason, now: Timestamp) -> Result<(), RepoError>;
+    /// Ends the sessions `ids` at `now` and writes `entry` in the same transaction, so that a revocation someone
+    /// asked for is never done unlogged. Sessions already ended keep their first time and reason; unknown ids are
+    /// skipped.
+    async fn revoke_logged(
+        &self,
+        ids: &[String],
+        reason: RevokeReason,
+        now: Timestamp,
+        entry: &AuditEntry,
+    ) -> Result<(), RepoError>;
     /// Ends every unrevoked session of the user and returns how many it ended.
     async fn revoke_all_for_user(
         &self,

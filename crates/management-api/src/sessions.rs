@@ -15,7 +15,7 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use latchkey_auth::error_body::ErrorBody;
 use latchkey_domain::application::ApplicationRepository;
-use latchkey_domain::audit::{AuditEntry, AuditLogRepository, details, keys};
+use latchkey_domain::audit::{AuditEntry, details, keys};
 use latchkey_domain::ports::{RepoError, UserRepository};
 use latchkey_domain::session::{RevokeReason, Session, SessionRepository};
 use latchkey_domain::{Clock, IdGenerator, Timestamp, UserId};
@@ -35,7 +35,6 @@ pub struct UserSessionsDeps {
     pub users: Arc<dyn UserRepository>,
     /// For the `application` of each grant.
     pub applications: Arc<dyn ApplicationRepository>,
-    pub audit_log: Arc<dyn AuditLogRepository>,
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGenerator>,
 }
@@ -364,8 +363,7 @@ fn grant(user_id: &UserId, client_id: &str, sessions: &[&Session], name: Option<
     }
 }
 
-/// Ends `sessions` and logs it. The revocations and the entry are separate writes: a session revocation is
-/// idempotent, so a failure in between leaves nothing that a retry would not complete.
+/// Ends `sessions` and logs it, in one transaction.
 async fn revoke_sessions(
     deps: &UserSessionsDeps,
     caller: &ManagementCaller,
@@ -374,10 +372,7 @@ async fn revoke_sessions(
     sessions: &[Session],
 ) -> Result<(), ApiError> {
     let now = deps.clock.now();
-    for session in sessions {
-        deps.sessions.revoke(&session.id, RevokeReason::Revoked, now).await?;
-    }
-    let session_ids: Vec<&str> = sessions.iter().map(|session| session.id.as_str()).collect();
+    let session_ids: Vec<String> = sessions.iter().map(|session| session.id.clone()).collect();
     let client_ids: Vec<&str> = sessions.iter().map(|session| session.client_id.as_str()).collect();
     let entry = AuditEntry::about(
         deps.ids.entity_id(),
@@ -387,7 +382,7 @@ async fn revoke_sessions(
         details([("sessionIds", json!(session_ids)), ("clientIds", json!(client_ids))]),
         now,
     );
-    deps.audit_log.append(&entry).await?;
+    deps.sessions.revoke_logged(&session_ids, RevokeReason::Revoked, now, &entry).await?;
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! [`SeaSessionRepository`]: the domain's `SessionRepository` (sessions and refresh tokens) on sea-orm.
 
 use async_trait::async_trait;
+use latchkey_domain::audit::AuditEntry;
 use latchkey_domain::ports::RepoError;
 use latchkey_domain::secrets::SecretHash;
 use latchkey_domain::session::{RefreshToken, RevokeReason, Rotation, Session, SessionRepository};
@@ -12,6 +13,7 @@ use sea_orm::{
     TransactionTrait,
 };
 
+use crate::audit_log::append_in;
 use crate::credential_entity::refresh_tokens;
 use crate::credential_entity::sessions::{self, Column, Entity};
 use crate::db_errors::{corrupt, unavailable, write_error, write_transaction};
@@ -65,6 +67,26 @@ impl SessionRepository for SeaSessionRepository {
             return Err(RepoError::NotFound);
         }
         Ok(())
+    }
+
+    async fn revoke_logged(
+        &self,
+        ids: &[String],
+        reason: RevokeReason,
+        now: Timestamp,
+        entry: &AuditEntry,
+    ) -> Result<(), RepoError> {
+        let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
+        Entity::update_many()
+            .col_expr(Column::RevokedAt, Expr::value(now.as_millis()))
+            .col_expr(Column::RevokeReason, Expr::value(reason.as_str()))
+            .filter(Column::Id.is_in(ids))
+            .filter(Column::RevokedAt.is_null())
+            .exec(&transaction)
+            .await
+            .map_err(unavailable)?;
+        append_in(&transaction, entry).await?;
+        transaction.commit().await.map_err(unavailable)
     }
 
     async fn revoke_all_for_user(

@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use latchkey_domain::audit::AuditEntry;
 use latchkey_domain::identifiers::{Email, Phone, Username};
 use latchkey_domain::ports::{Conflict, Page, RepoError, UserChange, UserRepository, UserSearch};
+use latchkey_domain::role::RoleType;
 use latchkey_domain::{Timestamp, User, UserId};
 use sea_orm::ActiveValue::Set;
 use sea_orm::sea_query::{Expr, ExprTrait};
@@ -15,6 +16,7 @@ use sea_orm::{
 use crate::audit_log::append_in;
 use crate::credential_entity::sessions;
 use crate::entity::users::{self, Column, Entity};
+use crate::roles::{role_rows, users_roles};
 use crate::search;
 
 pub(crate) mod user_tombstones {
@@ -96,6 +98,7 @@ impl UserRepository for SeaUserRepository {
         let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
         // The unique indexes decide races between concurrent inserts.
         Entity::insert(row).exec_without_returning(&transaction).await.map_err(write_error)?;
+        assign_default_roles(&transaction, &user.id, user.created_at).await?;
         append_in(&transaction, entry).await?;
         transaction.commit().await.map_err(unavailable)
     }
@@ -211,6 +214,34 @@ impl UserRepository for SeaUserRepository {
 }
 
 /// Inserts a restored row; an identifier another user took meanwhile is reported as its conflict.
+/// Gives a new user every user role marked default (Logto's `isDefault`), in the user's own transaction so that
+/// no one ever sees the user without them.
+async fn assign_default_roles(
+    transaction: &DatabaseTransaction,
+    user_id: &UserId,
+    now: Timestamp,
+) -> Result<(), RepoError> {
+    let default_role_ids: Vec<String> = role_rows::Entity::find()
+        .select_only()
+        .column(role_rows::Column::Id)
+        .filter(role_rows::Column::IsDefault.eq(true))
+        .filter(role_rows::Column::RoleType.eq(RoleType::User.wire_name()))
+        .into_tuple()
+        .all(transaction)
+        .await
+        .map_err(unavailable)?;
+    if default_role_ids.is_empty() {
+        return Ok(());
+    }
+    let rows = default_role_ids.into_iter().map(|role_id| users_roles::ActiveModel {
+        user_id: Set(user_id.as_str().to_owned()),
+        role_id: Set(role_id),
+        created_at: Set(now.as_millis()),
+    });
+    users_roles::Entity::insert_many(rows).exec_without_returning(transaction).await.map_err(unavailable)?;
+    Ok(())
+}
+
 async fn insert_restored(transaction: &DatabaseTransaction, row: users::Model) -> Result<(), RepoError> {
     // Every column is written: `reset_all` marks the loaded values as set.
     let active = sea_orm::ActiveModelTrait::reset_all(users::ActiveModel::from(row));

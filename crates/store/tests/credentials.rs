@@ -19,6 +19,7 @@ store_suite!(
     revoking_a_session_twice_keeps_the_first_reason,
     revoking_a_missing_session_is_not_found,
     revoking_all_sessions_of_a_user_counts_them_and_spares_other_users,
+    a_logged_revocation_ends_the_named_sessions_and_writes_its_entry,
     touching_a_session_records_activity_unless_revoked,
     rotating_a_refresh_token_marks_it_used_and_stores_its_successor,
     presenting_a_rotated_refresh_token_again_is_reported_as_reuse,
@@ -264,6 +265,33 @@ mod suite {
         let stored = store.sessions().find(&session.id).await.unwrap().unwrap();
         assert_eq!(stored.revoked_at, Some(at(200)));
         assert_eq!(stored.revoke_reason, Some(RevokeReason::SignOut));
+    }
+
+    pub async fn a_logged_revocation_ends_the_named_sessions_and_writes_its_entry(store: &Store) {
+        use latchkey_domain::audit::AuditLogRepository;
+
+        let user = insert_user(store, 1).await;
+        let (first, second, spared, earlier) =
+            (session(1, &user), session(2, &user), session(3, &user), session(4, &user));
+        for session in [&first, &second, &spared, &earlier] {
+            store.sessions().create(session).await.unwrap();
+        }
+        store.sessions().revoke(&earlier.id, RevokeReason::SignOut, at(150)).await.unwrap();
+        let entry = logged(&user);
+        let named = [first.id.clone(), second.id.clone(), earlier.id.clone(), "absent".to_owned()];
+
+        store.sessions().revoke_logged(&named, RevokeReason::Revoked, at(200), &entry).await.unwrap();
+
+        for (session, revoked_at, reason) in [
+            (&first, Some(at(200)), Some(RevokeReason::Revoked)),
+            (&second, Some(at(200)), Some(RevokeReason::Revoked)),
+            (&spared, None, None),
+            (&earlier, Some(at(150)), Some(RevokeReason::SignOut)),
+        ] {
+            let stored = store.sessions().find(&session.id).await.unwrap().unwrap();
+            assert_eq!((stored.revoked_at, stored.revoke_reason), (revoked_at, reason), "{}", session.id);
+        }
+        assert_eq!(store.audit_log().find(&entry.id).await.unwrap().map(|found| found.id), Some(entry.id));
     }
 
     pub async fn revoking_a_missing_session_is_not_found(store: &Store) {

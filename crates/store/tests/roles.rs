@@ -12,10 +12,12 @@ store_suite!(
     a_refused_assignment_leaves_no_audit_entry,
     deleting_a_role_removes_its_assignments,
     deleting_a_user_removes_its_assignments,
+    a_new_user_gets_the_default_user_roles_with_it,
 );
 
 mod suite {
     use latchkey_domain::audit::{AuditEntry, AuditLogRepository, details, keys};
+    use latchkey_domain::identifiers::Username;
     use latchkey_domain::ports::{Conflict, Pagination, RepoError, UserRepository};
     use latchkey_domain::role::{Role, RoleFilter, RoleRepository, RoleType};
     use latchkey_domain::{IdGenerator, RandomIds, Timestamp, User, UserId};
@@ -218,5 +220,28 @@ mod suite {
         assert!(held(store, &ada).await.is_empty());
         assert_eq!(held(store, &bob).await, [admin.id.as_str()]);
         assert_eq!(roles.find(&admin.id).await.unwrap(), Some(admin));
+    }
+
+    pub async fn a_new_user_gets_the_default_user_roles_with_it(store: &Store) {
+        let roles = store.roles();
+        let mut default_user_role = role(1, "member", RoleType::User);
+        default_user_role.is_default = true;
+        let mut default_machine_role = role(2, "robot", RoleType::MachineToMachine);
+        default_machine_role.is_default = true;
+        for role in [&default_user_role, &default_machine_role, &role(3, "admin", RoleType::User)] {
+            roles.insert(role).await.unwrap();
+        }
+
+        let mut ada = User::new(UserId::parse("user00000001").unwrap(), Timestamp::from_millis(1));
+        ada.username = Some(Username::parse("ada").unwrap());
+        store.users().insert(&ada, &audit::created(&ada)).await.unwrap();
+        assert_eq!(held(store, &ada.id).await, [default_user_role.id.clone()], "only default user roles");
+
+        // A refused insert leaves no assignment behind.
+        let mut copycat = User::new(UserId::parse("user00000002").unwrap(), Timestamp::from_millis(2));
+        copycat.username = ada.username.clone();
+        let refused = store.users().insert(&copycat, &audit::created(&copycat)).await;
+        assert!(matches!(refused, Err(RepoError::Conflict(Conflict::Username))), "{refused:?}");
+        assert!(held(store, &copycat.id).await.is_empty());
     }
 }

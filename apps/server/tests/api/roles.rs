@@ -311,3 +311,32 @@ async fn role_routes_need_a_management_token() {
         assert_eq!(response.status().as_u16(), 200, "on {backend}");
     }
 }
+
+#[tokio::test]
+async fn a_new_user_gets_the_default_user_roles() {
+    for app in Managed::all().await {
+        let backend = app.app.backend;
+        let member = json!({"name": "member", "description": "everyone", "type": "User", "isDefault": true});
+        let member = app.send(Method::POST, "/api/roles", Some(member)).await.json::<Value>().await.unwrap();
+        assert_eq!(member["isDefault"], true, "on {backend}");
+        app.create("admin", "User").await;
+
+        let response = app.send(Method::POST, "/api/users", Some(json!({"username": "newcomer"}))).await;
+        assert_eq!(response.status().as_u16(), 200, "on {backend}");
+        let user: Value = response.json().await.unwrap();
+        let member_id = member["id"].as_str().unwrap().to_owned();
+        assert_eq!(
+            app.user_role_ids(user["id"].as_str().unwrap()).await,
+            std::slice::from_ref(&member_id),
+            "on {backend}"
+        );
+
+        // No longer default: later users do not get it, earlier ones keep it.
+        let patch = Some(json!({"isDefault": false}));
+        assert_eq!(app.send(Method::PATCH, &format!("/api/roles/{member_id}"), patch).await.status().as_u16(), 200);
+        let later: Value =
+            app.send(Method::POST, "/api/users", Some(json!({"username": "later"}))).await.json().await.unwrap();
+        assert!(app.user_role_ids(later["id"].as_str().unwrap()).await.is_empty(), "on {backend}");
+        assert_eq!(app.user_role_ids(user["id"].as_str().unwrap()).await, [member_id], "on {backend}");
+    }
+}

@@ -14,6 +14,7 @@ use latchkey_domain::password::{InlinePasswordHasher, PlainPassword};
 use latchkey_domain::service::{AccountService, NewPassword, NewUser, Ports};
 use latchkey_domain::session::{RevokeReason, SessionRepository};
 use latchkey_domain::sign_in::{IdentifierKind, SentinelFailure, SentinelRepository, SignInIdentifier};
+use latchkey_domain::sign_in_experience::SignInExperienceRepository;
 use latchkey_domain::token::{AccessClaims, Audience, Subject};
 use latchkey_domain::{Clock, IdGenerator, RandomIds, SystemClock, UserId};
 use latchkey_server::data_dir::DataDir;
@@ -68,10 +69,23 @@ impl SignInApp {
         self.accounts().create_user(new_user, &harness_context()).await.expect("creating a user").id
     }
 
-    /// Binds TOTP (with the previous time step's code, so the current one is still unused) and backup codes.
+    /// Enables exactly `factors` in the stored sign-in experience.
+    async fn enable_mfa_factors(&self, factors: &[MfaFactorType]) {
+        let repository = self.store.sign_in_experience();
+        let mut stored = repository.get().await.unwrap();
+        stored.settings.mfa.factors = factors.to_vec();
+        repository
+            .save(&stored.settings, stored.version, SystemClock.now())
+            .await
+            .expect("saving the sign-in experience");
+    }
+
+    /// Enables TOTP and backup codes, then binds TOTP (with the previous time step's code, so the current one is
+    /// still unused) and backup codes.
     async fn enrol_mfa(&self, user_id: &UserId) -> (String, Vec<String>) {
         let accounts = self.accounts();
         let enabled = [MfaFactorType::Totp, MfaFactorType::BackupCode];
+        self.enable_mfa_factors(&enabled).await;
         let secret = mfa::totp::generate_secret();
         let code = mfa::totp::code_at(&secret, SystemClock.now().plus_secs(-30)).unwrap();
         accounts.bind_totp(user_id, &secret, &code, &enabled, &harness_context()).await.expect("binding TOTP");
@@ -303,6 +317,19 @@ async fn a_user_with_mfa_finishes_with_a_totp_code_or_a_backup_code() {
         let mfa_token = body["data"]["mfaToken"].as_str().unwrap().to_owned();
         let backup = json!({"mfaToken": mfa_token, "type": "BackupCode", "code": backup_codes[0]});
         expect_tokens(app.post("/api/sign-in/mfa", &backup).await, app.backend).await;
+
+        // Only factors the sign-in experience enables are asked for, read at each sign-in (as Logto).
+        app.enable_mfa_factors(&[MfaFactorType::BackupCode, MfaFactorType::WebAuthn]).await;
+        let third = app.sign_in(&client_id, "ada", PASSWORD).await;
+        let body = expect_error(third, 403, "session.mfa.require_mfa_verification", app.backend).await;
+        assert_eq!(body["data"]["availableFactors"], json!(["BackupCode"]), "on {}: {body}", app.backend);
+        let mfa_token = body["data"]["mfaToken"].as_str().unwrap().to_owned();
+        let code = mfa::totp::code_at(&secret, SystemClock.now().plus_secs(30)).unwrap();
+        let disabled =
+            app.post("/api/sign-in/mfa", &json!({"mfaToken": mfa_token, "type": "Totp", "code": code})).await;
+        expect_error(disabled, 400, "session.mfa.mfa_factor_not_enabled", app.backend).await;
+        app.enable_mfa_factors(&[]).await;
+        expect_tokens(app.sign_in(&client_id, "ada", PASSWORD).await, app.backend).await;
     }
 }
 

@@ -562,3 +562,112 @@ async fn social_identities_are_linked_read_and_unlinked_and_one_identity_belongs
         assert_eq!(keys.iter().filter(|key| *key == keys::USER_IDENTITIES_UPDATED).count(), 3, "{keys:?}");
     }
 }
+
+/// The text of the QR code in a `data:image/png;base64,…` URL.
+fn qr_text(data_url: &str) -> String {
+    use base64::Engine as _;
+    let png = data_url.strip_prefix("data:image/png;base64,").expect("a PNG data URL");
+    let png = base64::engine::general_purpose::STANDARD.decode(png).expect("base64");
+    let image = image::load_from_memory(&png).expect("a PNG").to_luma8();
+    let mut prepared = rqrr::PreparedImage::prepare(image);
+    let grids = prepared.detect_grids();
+    let [grid] = grids.as_slice() else { panic!("one QR code, found {}", grids.len()) };
+    grid.decode().expect("a readable QR code").1
+}
+
+#[tokio::test]
+async fn an_administrator_binds_lists_and_removes_mfa_factors_with_logtos_rules() {
+    for app in UsersApp::all().await {
+        let ada = id_of(&app.create(json!({"username": "ada", "password": "correct horse battery"})).await);
+        let path = format!("/api/users/{ada}/mfa-verifications");
+        let totp_secret = "JBSWY3DPEHPK3PXPJBSWY3DP";
+        let codes: Vec<String> = (0..10).map(|index| format!("{index:02}c0ffee00")).collect();
+
+        // Nothing is enabled in a fresh sign-in experience.
+        let refused = app.send(Method::POST, &path, Some(json!({"type": "Totp"}))).await;
+        expect_error(refused, 400, "session.mfa.mfa_factor_not_enabled", app.backend).await;
+        let patch = json!({"mfa": {"factors": ["Totp", "BackupCode"], "policy": "UserControlled"}});
+        app.ok(Method::PATCH, "/api/sign-in-exp", Some(patch)).await;
+
+        let alone = app.send(Method::POST, &path, Some(json!({"type": "BackupCode"}))).await;
+        expect_error(alone, 422, "session.mfa.backup_code_can_not_be_alone", app.backend).await;
+        let malformed = app.send(Method::POST, &path, Some(json!({"type": "Totp", "secret": "not base32!"}))).await;
+        expect_error(malformed, 400, "user.totp_secret_invalid", app.backend).await;
+        for body in [json!({"type": "Sms"}), json!({"secret": totp_secret}), json!({"type": "Totp", "secret": 7})] {
+            let bad = app.send(Method::POST, &path, Some(body.clone())).await;
+            expect_error(bad, 400, "guard.invalid_input", app.backend).await;
+        }
+        assert_eq!(app.ok(Method::GET, &path, None).await, json!([]), "refusals bind nothing on {}", app.backend);
+
+        let response = app.send(Method::POST, &path, Some(json!({"type": "Totp", "secret": totp_secret}))).await;
+        assert_eq!(response.status().as_u16(), 200, "on {}", app.backend);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let text = response.text().await.unwrap();
+        assert!(text.starts_with(&format!(r#"{{"type":"Totp","secret":"{totp_secret}","secretQrCode":"#)), "{text}");
+        let totp: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(totp.as_object().unwrap().len(), 3, "{totp}");
+        assert_eq!((&totp["type"], &totp["secret"]), (&json!("Totp"), &json!(totp_secret)));
+        let uri = qr_text(totp["secretQrCode"].as_str().unwrap());
+        assert!(uri.starts_with("otpauth://totp/127.0.0.1:ada?"), "{uri}");
+        assert!(uri.contains(&format!("secret={totp_secret}")) && uri.contains("issuer=127.0.0.1"), "{uri}");
+        let again = app.send(Method::POST, &path, Some(json!({"type": "Totp"}))).await;
+        expect_error(again, 422, "user.totp_already_in_use", app.backend).await;
+
+        let short = app.send(Method::POST, &path, Some(json!({"type": "BackupCode", "codes": &codes[..9]}))).await;
+        expect_error(short, 422, "user.wrong_backup_code_format", app.backend).await;
+        let given = app.ok(Method::POST, &path, Some(json!({"type": "BackupCode", "codes": codes}))).await;
+        assert_eq!(given, json!({"codes": codes, "type": "BackupCode"}));
+        let live = app.send(Method::POST, &path, Some(json!({"type": "BackupCode"}))).await;
+        expect_error(live, 422, "user.backup_code_already_in_use", app.backend).await;
+
+        let listed = app.ok(Method::GET, &path, None).await;
+        let [listed_totp, listed_codes] = listed.as_array().unwrap().as_slice() else {
+            panic!("two factors: {listed}")
+        };
+        let mut keys: Vec<&String> = listed_totp.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["createdAt", "id", "type"], "{listed_totp}");
+        assert_eq!(listed_totp["type"], "Totp");
+        let created_at = listed_totp["createdAt"].as_str().unwrap();
+        assert!(
+            created_at.len() == 24 && created_at.ends_with('Z') && created_at.as_bytes()[10] == b'T',
+            "{created_at}"
+        );
+        assert_eq!(listed_codes["type"], "BackupCode");
+        assert_eq!(listed_codes["remainCodes"], 10);
+        assert!(!listed.to_string().contains(totp_secret) && !listed.to_string().contains(&codes[0]));
+
+        // The bound secret and codes are the ones the user signs in with.
+        let client = app.user_app(ApplicationType::Spa, false).await;
+        let sign_in = json!({"clientId": client.id, "identifier": {"type": "username", "value": "ada"},
+            "password": "correct horse battery"});
+        for (factor, code) in [("BackupCode", codes[3].clone()), ("Totp", totp_code(totp_secret))] {
+            let challenge =
+                app.client.post(format!("{}/api/sign-in", app.address)).json(&sign_in).send().await.unwrap();
+            let challenge = expect_error(challenge, 403, "session.mfa.require_mfa_verification", app.backend).await;
+            let second_step = json!({"mfaToken": challenge["data"]["mfaToken"], "type": factor, "code": code});
+            let signed_in =
+                app.client.post(format!("{}/api/sign-in/mfa", app.address)).json(&second_step).send().await.unwrap();
+            assert_eq!(signed_in.status().as_u16(), 200, "{factor} on {}", app.backend);
+        }
+        assert_eq!(app.ok(Method::GET, &path, None).await[1]["remainCodes"], 9);
+
+        let unknown = app.send(Method::DELETE, &format!("{path}/nosuchfactor"), None).await;
+        expect_error(unknown, 404, "entity.not_found", app.backend).await;
+        let no_user = app.send(Method::GET, "/api/users/nosuchuser00/mfa-verifications", None).await;
+        expect_error(no_user, 404, "entity.not_found", app.backend).await;
+        let totp_id = listed_totp["id"].as_str().unwrap();
+        let removed = app.send(Method::DELETE, &format!("{path}/{totp_id}"), None).await;
+        assert_eq!(removed.status().as_u16(), 204, "on {}", app.backend);
+        assert_eq!(app.ok(Method::GET, &path, None).await, json!([]), "backup codes never stay alone");
+
+        let keys: Vec<String> = app.logged(&ada).await.into_iter().map(|(key, _)| key).collect();
+        // Two bindings, two uses at sign-in, one removal.
+        assert_eq!(keys.iter().filter(|key| *key == keys::USER_MFA_UPDATED).count(), 5, "{keys:?}");
+    }
+}
+
+fn totp_code(secret: &str) -> String {
+    use latchkey_domain::Clock as _;
+    latchkey_domain::mfa::totp::code_at(secret, latchkey_domain::SystemClock.now()).unwrap()
+}

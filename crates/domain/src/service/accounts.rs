@@ -233,21 +233,70 @@ impl AccountService {
         enabled_factors: &[MfaFactorType],
         context: &AuditContext,
     ) -> Result<User, AccountError> {
-        mfa::totp::validate_secret(secret)?;
+        let mut totp = TotpFactor::seal(secret, self.ports.secrets.as_ref())?;
         let now = self.ports.clock.now();
-        let step = mfa::totp::verify_code(secret, code, now, None)?;
-        let sealed = self.ports.secrets.seal(secret.as_bytes())?;
+        totp.record_step(mfa::totp::verify_code(secret, code, now, None)?);
         let user = self.load(user_id).await?;
-        let factor = MfaFactor {
-            id: self.ports.ids.entity_id(),
-            created_at: now,
-            last_used_at: Some(now),
-            kind: MfaFactorKind::Totp(TotpFactor { secret: sealed, last_used_step: Some(step) }),
-        };
-        let write = UserWrite::new(context).with_details(mfa_details("added", MfaFactorType::Totp));
+        self.bind_factor(user, MfaFactorKind::Totp(totp), Some(now), enabled_factors, UserWrite::new(context)).await
+    }
+
+    /// Binds `secret` as the user's TOTP factor without a code from the user's app: an administrator provisions
+    /// it and hands the secret over. Checked in Logto's order: the factor rules, then the secret's format.
+    pub async fn bind_totp_secret(
+        &self,
+        user_id: &UserId,
+        secret: &str,
+        enabled_factors: &[MfaFactorType],
+        write: UserWrite<'_>,
+    ) -> Result<User, AccountError> {
+        let user = self.load(user_id).await?;
+        mfa::check_can_bind(&user.mfa_factors, MfaFactorType::Totp, enabled_factors)?;
+        let totp = TotpFactor::seal(secret, self.ports.secrets.as_ref())?;
+        self.bind_factor(user, MfaFactorKind::Totp(totp), None, enabled_factors, write).await
+    }
+
+    /// Binds a new factor under a fresh id, if the rules allow it on the user as stored at write time, and turns
+    /// MFA on for the user (`logtoConfig.mfa.enabled`) as Logto's binding does.
+    async fn bind_factor(
+        &self,
+        user: User,
+        kind: MfaFactorKind,
+        last_used_at: Option<Timestamp>,
+        enabled_factors: &[MfaFactorType],
+        write: UserWrite<'_>,
+    ) -> Result<User, AccountError> {
+        let factor_type = kind.factor_type();
+        let factor =
+            MfaFactor { id: self.ports.ids.entity_id(), created_at: self.ports.clock.now(), last_used_at, kind };
+        let write = write.with_details(mfa_details("added", factor_type));
         self.update_with_retry(user, write.logged(keys::USER_MFA_UPDATED), |user| {
+            // A new backup-code set replaces a used-up one; the rules refuse while a live set exists or if it
+            // would be the only factor.
             mfa::rules::bind(&mut user.mfa_factors, factor.clone(), enabled_factors)?;
             user.logto_config.mfa.enabled = Some(true);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes the factor `factor_id`, and the backup codes with it when no other factor would be left (see
+    /// [`mfa::rules::remove`]). `Mfa(FactorNotFound)` when the user has no such factor.
+    pub async fn remove_mfa_factor(
+        &self,
+        user_id: &UserId,
+        factor_id: &str,
+        write: UserWrite<'_>,
+    ) -> Result<User, AccountError> {
+        let user = self.load(user_id).await?;
+        let factor_type = user
+            .mfa_factors
+            .iter()
+            .find(|factor| factor.id == factor_id)
+            .map(MfaFactor::factor_type)
+            .ok_or(MfaError::FactorNotFound)?;
+        let write = write.with_details(mfa_details("removed", factor_type));
+        self.update_with_retry(user, write.logged(keys::USER_MFA_UPDATED), |user| {
+            mfa::rules::remove(&mut user.mfa_factors, factor_id)?;
             Ok(())
         })
         .await
@@ -285,24 +334,23 @@ impl AccountService {
         context: &AuditContext,
     ) -> Result<(User, Vec<String>), AccountError> {
         let codes = mfa::backup_codes::generate_codes();
-        let set = BackupCodeSet::seal(&codes, self.ports.secrets.as_ref())?;
-        let user = self.load(user_id).await?;
-        let now = self.ports.clock.now();
-        let factor = MfaFactor {
-            id: self.ports.ids.entity_id(),
-            created_at: now,
-            last_used_at: None,
-            kind: MfaFactorKind::BackupCode(set),
-        };
-        let write = UserWrite::new(context).with_details(mfa_details("added", MfaFactorType::BackupCode));
-        let user = self
-            .update_with_retry(user, write.logged(keys::USER_MFA_UPDATED), |user| {
-                // Replaces a used-up set; the rules refuse while a live set exists or if it would be the only factor.
-                mfa::rules::bind(&mut user.mfa_factors, factor.clone(), enabled_factors)?;
-                Ok(())
-            })
-            .await?;
+        let user = self.bind_backup_codes(user_id, &codes, enabled_factors, UserWrite::new(context)).await?;
         Ok((user, codes))
+    }
+
+    /// Binds `codes` as the user's backup codes. Checked in Logto's order: the factor rules, then the codes'
+    /// format (exactly [`mfa::BACKUP_CODE_COUNT`] codes of 10 hexadecimal characters).
+    pub async fn bind_backup_codes(
+        &self,
+        user_id: &UserId,
+        codes: &[String],
+        enabled_factors: &[MfaFactorType],
+        write: UserWrite<'_>,
+    ) -> Result<User, AccountError> {
+        let user = self.load(user_id).await?;
+        mfa::check_can_bind(&user.mfa_factors, MfaFactorType::BackupCode, enabled_factors)?;
+        let set = BackupCodeSet::seal(codes, self.ports.secrets.as_ref())?;
+        self.bind_factor(user, MfaFactorKind::BackupCode(set), None, enabled_factors, write).await
     }
 
     /// Uses one backup code; each code works once.
@@ -528,7 +576,7 @@ fn user_info(user: &User) -> PasswordUserInfo {
 }
 
 /// The account name shown in authenticator apps: the most recognisable identifier the user has.
-fn account_label(user: &User) -> String {
+pub(crate) fn account_label(user: &User) -> String {
     user.primary_email
         .as_ref()
         .map(|email| email.as_str().to_owned())
@@ -807,5 +855,71 @@ mod tests {
         service.use_backup_code(&existing_user().id, &codes[0], &ctx()).await.unwrap();
         let reuse = service.use_backup_code(&existing_user().id, &codes[0], &ctx()).await;
         assert!(matches!(reuse, Err(AccountError::Mfa(MfaError::InvalidBackupCode))), "{reuse:?}");
+    }
+
+    #[tokio::test]
+    async fn an_administrator_binds_a_given_totp_secret_sealed_and_once() {
+        let (users, row) = repository_holding(existing_user());
+        let service = service(users, MockPasswordHasher::new());
+        let id = existing_user().id;
+        let secret = mfa::totp::generate_secret();
+
+        let not_enabled = service.bind_totp_secret(&id, &secret, &[], UserWrite::new(&ctx())).await;
+        assert!(matches!(not_enabled, Err(AccountError::Mfa(MfaError::FactorNotEnabled))), "{not_enabled:?}");
+        let malformed =
+            service.bind_totp_secret(&id, "not-base32", &[MfaFactorType::Totp], UserWrite::new(&ctx())).await;
+        assert!(matches!(malformed, Err(AccountError::Mfa(MfaError::TotpSecretInvalid))), "{malformed:?}");
+        assert!(row.lock().unwrap().mfa_factors.is_empty(), "a refusal binds nothing");
+
+        let user =
+            service.bind_totp_secret(&id, &secret, &[MfaFactorType::Totp], UserWrite::new(&ctx())).await.unwrap();
+        let [factor] = user.mfa_factors.as_slice() else { panic!("one factor: {:?}", user.mfa_factors) };
+        let MfaFactorKind::Totp(totp) = &factor.kind else { panic!("a TOTP factor") };
+        assert!(!totp.secret.0.contains(&secret), "the secret is stored sealed");
+        assert_eq!(totp.last_used_step, None, "no code was used yet");
+        assert_eq!(user.logto_config.mfa.enabled, Some(true));
+        // The rules come before the format, as in Logto: a second TOTP is refused as such even when malformed.
+        let second = service.bind_totp_secret(&id, "x", &[MfaFactorType::Totp], UserWrite::new(&ctx())).await;
+        assert!(matches!(second, Err(AccountError::Mfa(MfaError::TotpAlreadyInUse))), "{second:?}");
+    }
+
+    #[tokio::test]
+    async fn given_backup_codes_are_checked_for_format_after_the_rules() {
+        let (users, row) = repository_holding(existing_user());
+        let service = service(users, MockPasswordHasher::new());
+        let id = existing_user().id;
+        let enabled = [MfaFactorType::Totp, MfaFactorType::BackupCode];
+        let codes: Vec<String> = (0..10).map(|index| format!("{index:010x}")).collect();
+
+        let alone = service.bind_backup_codes(&id, &codes[..3], &enabled, UserWrite::new(&ctx())).await;
+        assert!(matches!(alone, Err(AccountError::Mfa(MfaError::BackupCodeCanNotBeAlone))), "{alone:?}");
+        service.bind_totp_secret(&id, &mfa::totp::generate_secret(), &enabled, UserWrite::new(&ctx())).await.unwrap();
+        let short = service.bind_backup_codes(&id, &codes[..3], &enabled, UserWrite::new(&ctx())).await;
+        assert!(matches!(short, Err(AccountError::Mfa(MfaError::WrongBackupCodeFormat))), "{short:?}");
+
+        service.bind_backup_codes(&id, &codes, &enabled, UserWrite::new(&ctx())).await.unwrap();
+        service.use_backup_code(&id, &codes[4], &ctx()).await.unwrap();
+        let stored = row.lock().unwrap().clone();
+        let MfaFactorKind::BackupCode(set) = &stored.mfa_factors[1].kind else { panic!("a backup-code set") };
+        assert_eq!(set.remaining(), 9, "the given codes are the ones that work");
+    }
+
+    #[tokio::test]
+    async fn removing_the_last_real_factor_takes_the_backup_codes_with_it() {
+        let (users, row) = repository_holding(existing_user());
+        let service = service(users, MockPasswordHasher::new());
+        let id = existing_user().id;
+        let enabled = [MfaFactorType::Totp, MfaFactorType::BackupCode];
+        let user = service.bind_totp_secret(&id, &mfa::totp::generate_secret(), &enabled, UserWrite::new(&ctx())).await;
+        let totp_id = user.unwrap().mfa_factors[0].id.clone();
+        service.generate_backup_codes(&id, &enabled, &ctx()).await.unwrap();
+
+        let unknown = service.remove_mfa_factor(&id, "no-such-factor", UserWrite::new(&ctx())).await;
+        assert!(matches!(unknown, Err(AccountError::Mfa(MfaError::FactorNotFound))), "{unknown:?}");
+        assert_eq!(row.lock().unwrap().mfa_factors.len(), 2);
+
+        let user = service.remove_mfa_factor(&id, &totp_id, UserWrite::new(&ctx())).await.unwrap();
+        assert!(user.mfa_factors.is_empty(), "{:?}", user.mfa_factors);
+        assert!(row.lock().unwrap().mfa_factors.is_empty());
     }
 }

@@ -10,4 +10,4 @@ pub use sign_in::{
     CodeSent, CodeSignIn, CodeSignInPorts, MfaAnswer, MfaChallenge, PasswordSignIn, SignInError, SignInOutcome,
     SignInPorts, SignInService, SignedIn,
 };
-pub use user_admin::{DEFAULT_TOMBSTONE_RETENTION, UserAdminService, UserPatch};
+pub use user_admin::{DEFAULT_TOMBSTONE_RETENTION, ProvisionedTotp, UserAdminService, UserPatch};

@@ -32,6 +32,7 @@ use crate::sign_in::{
     IdentifierKind, MfaSettings, PENDING_MFA_MAX_ATTEMPTS, PendingMfa, PendingMfaRepository, SentinelFailure,
     SentinelPolicy, SentinelRepository, SignInIdentifier,
 };
+use crate::sign_in_experience::SignInExperienceRepository;
 use crate::user::User;
 use crate::verification_code::{
     CODE_MAX_ATTEMPTS, CodeMessage, CodePurpose, CodeRecipient, MessageConnector, SEND_LIMIT, SEND_WINDOW_SECS,
@@ -51,6 +52,8 @@ pub struct SignInPorts {
     pub applications: Arc<dyn ApplicationRepository>,
     pub sentinel: Arc<dyn SentinelRepository>,
     pub pending_mfa: Arc<dyn PendingMfaRepository>,
+    /// Which MFA factors count and the MFA policy, read at each sign-in so that a change applies at once.
+    pub sign_in_experience: Arc<dyn SignInExperienceRepository>,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -219,14 +222,13 @@ impl MfaAnswer {
 pub struct SignInService {
     ports: SignInPorts,
     sentinel: SentinelPolicy,
-    mfa: MfaSettings,
     /// `None` when no message connector is configured: code sign-in answers `ConnectorNotFound`.
     codes: Option<CodeSignInPorts>,
 }
 
 impl SignInService {
-    pub fn new(ports: SignInPorts, sentinel: SentinelPolicy, mfa: MfaSettings) -> Self {
-        Self { ports, sentinel, mfa, codes: None }
+    pub fn new(ports: SignInPorts, sentinel: SentinelPolicy) -> Self {
+        Self { ports, sentinel, codes: None }
     }
 
     /// Enables the email/phone code sign-in.
@@ -329,7 +331,7 @@ impl SignInService {
         if user.is_suspended {
             return Err(SignInError::Suspended);
         }
-        let available_factors = self.factors_to_verify(&user);
+        let available_factors = self.factors_to_verify(&user).await?;
         if available_factors.is_empty() {
             let signed_in = self.signed_in(user, client_id, scopes).await?;
             return Ok(SignInOutcome::SignedIn(Box::new(signed_in)));
@@ -343,7 +345,8 @@ impl SignInService {
     /// The second step: a code for the challenge named by `token`. Each call spends one of the challenge's
     /// attempts; a wrong code also counts against the identifier in the sentinel.
     pub async fn verify_mfa(&self, token: &str, answer: &MfaAnswer) -> Result<SignedIn, SignInError> {
-        if answer.factor_type() == MfaFactorType::WebAuthn || !self.mfa.factors.contains(&answer.factor_type()) {
+        let mfa = self.mfa_settings().await?;
+        if answer.factor_type() == MfaFactorType::WebAuthn || !mfa.factors.contains(&answer.factor_type()) {
             return Err(SignInError::FactorNotEnabled);
         }
         let token_hash = hash_secret(token);
@@ -400,12 +403,19 @@ impl SignInService {
         Ok(SignedIn { user, client_id, scopes })
     }
 
-    /// The factors the user must verify one of before getting tokens; empty when no second step is needed.
-    pub fn factors_to_verify(&self, user: &User) -> Vec<MfaFactorType> {
-        if user.logto_config.mfa.skip_mfa_on_sign_in && self.mfa.policy.honours_skip() {
-            return Vec::new();
+    /// The factors the user must verify one of before getting tokens; empty when no second step is needed. Only
+    /// factors the sign-in experience enables count, as in Logto: a factor an administrator turns off stops being
+    /// asked for.
+    pub async fn factors_to_verify(&self, user: &User) -> Result<Vec<MfaFactorType>, SignInError> {
+        let mfa = self.mfa_settings().await?;
+        if user.logto_config.mfa.skip_mfa_on_sign_in && mfa.policy.honours_skip() {
+            return Ok(Vec::new());
         }
-        usable_factor_types(&user.mfa_factors, &self.mfa.factors)
+        Ok(usable_factor_types(&user.mfa_factors, &mfa.factors))
+    }
+
+    async fn mfa_settings(&self) -> Result<MfaSettings, SignInError> {
+        Ok(self.ports.sign_in_experience.get().await?.settings.mfa)
     }
 
     /// An app signs users in only if it exists, is first-party, and is a user-facing type.
@@ -474,6 +484,8 @@ mod tests {
     use crate::sign_in::{
         IdentifierKind, MfaPolicy, MockPendingMfaRepository, MockSentinelRepository, PENDING_MFA_TTL_SECS,
     };
+    use crate::sign_in_experience::{MockSignInExperienceRepository, SignInExperience, VersionedSignInExperience};
+    use crate::user::Version;
 
     const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
     const CLIENT: &str = "spa-app";
@@ -604,16 +616,21 @@ mod tests {
                 ids: Arc::new(RandomIds),
                 secrets: secrets(),
             });
+            let mut sign_in_experience = MockSignInExperienceRepository::new();
+            let settings = SignInExperience { mfa: self.mfa, ..SignInExperience::default() };
+            sign_in_experience.expect_get().returning(move || {
+                Ok(VersionedSignInExperience { settings: settings.clone(), version: Version::INITIAL })
+            });
             SignInService::new(
                 SignInPorts {
                     accounts,
                     applications: Arc::new(self.applications),
                     sentinel: Arc::new(self.sentinel),
                     pending_mfa: Arc::new(self.pending),
+                    sign_in_experience: Arc::new(sign_in_experience),
                     clock: Arc::new(FixedClock(NOW)),
                 },
                 SentinelPolicy::default(),
-                self.mfa,
             )
         }
     }
@@ -859,11 +876,11 @@ mod tests {
         user.logto_config.mfa.skip_mfa_on_sign_in = true;
 
         let user_controlled = Parts::new(user.clone()).service();
-        assert!(user_controlled.factors_to_verify(&user).is_empty());
+        assert!(user_controlled.factors_to_verify(&user).await.unwrap().is_empty());
 
         let mut parts = Parts::new(user.clone());
         parts.mfa.policy = MfaPolicy::Mandatory;
-        assert_eq!(parts.service().factors_to_verify(&user), [MfaFactorType::Totp]);
+        assert_eq!(parts.service().factors_to_verify(&user).await.unwrap(), [MfaFactorType::Totp]);
     }
 
     #[tokio::test]

@@ -12,9 +12,10 @@ use serde_json::{Map, Value};
 use crate::audit::{AuditContext, keys};
 use crate::identifiers::{Email, Phone, Username};
 use crate::ids::UserId;
+use crate::mfa::{self, MfaFactorType};
 use crate::password::{PasswordCheck, PlainPassword};
 use crate::ports::{Conflict, RepoError};
-use crate::service::accounts::{AccountError, AccountService, NewUser, UserWrite};
+use crate::service::accounts::{AccountError, AccountService, NewUser, UserWrite, account_label};
 use crate::session::RevokeReason;
 use crate::user::{CustomData, Identity, LogtoConfig, Profile, User, identity_target};
 
@@ -74,6 +75,14 @@ impl UserPatch {
             user.profile = profile.clone();
         }
     }
+}
+
+/// A TOTP factor an administrator bound: the secret to hand to the user, and the QR code their app scans.
+#[derive(Debug, Clone)]
+pub struct ProvisionedTotp {
+    pub secret: String,
+    /// A `data:image/png;base64,…` QR code of the otpauth URI.
+    pub qr_code_data_url: String,
 }
 
 /// The administrator's user use cases. Cheap to clone.
@@ -263,6 +272,50 @@ impl UserAdminService {
                 user.identities.remove(target).map(drop).ok_or(AccountError::IdentityNotFound)
             })
             .await
+    }
+
+    /// Binds a TOTP factor with `secret` (or a fresh one) for the user to add to their app, without a code from
+    /// it (`POST /api/users/:id/mfa-verifications`). `issuer` names this service in the app.
+    pub async fn provision_totp(
+        &self,
+        id: &UserId,
+        secret: Option<String>,
+        issuer: &str,
+        enabled_factors: &[MfaFactorType],
+        write: UserWrite<'_>,
+    ) -> Result<(User, ProvisionedTotp), AccountError> {
+        let secret = secret.unwrap_or_else(mfa::totp::generate_secret);
+        let user = self.accounts.load(id).await?;
+        // Checked here in Logto's order (rules, then the secret) so that the QR code can be built before binding:
+        // a failure then leaves nothing bound that the administrator never saw.
+        mfa::check_can_bind(&user.mfa_factors, MfaFactorType::Totp, enabled_factors)?;
+        mfa::totp::validate_secret(&secret)?;
+        let qr_code_data_url = mfa::totp::qr_code_data_url(&secret, issuer, &account_label(&user))?;
+        let user = self.accounts.bind_totp_secret(id, &secret, enabled_factors, write).await?;
+        Ok((user, ProvisionedTotp { secret, qr_code_data_url }))
+    }
+
+    /// Binds `codes` (or a fresh set) as the user's backup codes and answers them.
+    pub async fn provision_backup_codes(
+        &self,
+        id: &UserId,
+        codes: Option<Vec<String>>,
+        enabled_factors: &[MfaFactorType],
+        write: UserWrite<'_>,
+    ) -> Result<(User, Vec<String>), AccountError> {
+        let codes = codes.unwrap_or_else(mfa::backup_codes::generate_codes);
+        let user = self.accounts.bind_backup_codes(id, &codes, enabled_factors, write).await?;
+        Ok((user, codes))
+    }
+
+    /// Removes one MFA factor (and the backup codes, when they would be left alone).
+    pub async fn remove_mfa_factor(
+        &self,
+        id: &UserId,
+        factor_id: &str,
+        write: UserWrite<'_>,
+    ) -> Result<User, AccountError> {
+        self.accounts.remove_mfa_factor(id, factor_id, write).await
     }
 
     /// Deletes the user, keeping a tombstone that [`Self::restore`] can bring back during the retention period.

@@ -7,6 +7,7 @@
 mod body;
 mod context;
 pub(crate) mod identities;
+pub(crate) mod mfa_verifications;
 mod query;
 
 use actix_web::web::{self, ServiceConfig};
@@ -16,6 +17,7 @@ use latchkey_domain::UserId;
 use latchkey_domain::password::PlainPassword;
 use latchkey_domain::ports::UserRepository;
 use latchkey_domain::service::UserAdminService;
+use latchkey_domain::sign_in_experience::SignInExperienceRepository;
 use latchkey_domain::user::LogtoConfig;
 use std::sync::Arc;
 
@@ -36,6 +38,10 @@ pub struct UsersDeps {
     pub admin: UserAdminService,
     /// Searches read the repository directly: a search changes nothing.
     pub users: Arc<dyn UserRepository>,
+    /// Which MFA factors may be bound.
+    pub sign_in_experience: Arc<dyn SignInExperienceRepository>,
+    /// The issuer authenticator apps show for a TOTP factor an administrator binds: this server's host name.
+    pub totp_issuer: String,
 }
 
 impl std::fmt::Debug for UsersDeps {
@@ -71,7 +77,8 @@ pub(crate) fn routes(config: &mut ServiceConfig) {
         .service(web::resource("/{userId}/has-password").route(web::get().to(has_password)))
         .service(web::resource("/{userId}/is-suspended").route(web::patch().to(set_suspended)))
         .service(web::resource("/{userId}/restore").route(web::post().to(restore)))
-        .configure(identities::routes);
+        .configure(identities::routes)
+        .configure(mfa_verifications::routes);
 }
 
 type Deps = web::Data<UsersDeps>;
