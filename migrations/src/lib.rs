@@ -20,6 +20,7 @@ mod m20261201_000001_user_search_indexes;
 mod m20261201_000005_audit_log_and_tombstones;
 mod m20261201_000009_create_sign_in_experience;
 mod m20261201_000020_create_roles;
+mod m20261202_000001_create_verification_records;
 
 /// Every migration of Latchkey, oldest first.
 #[derive(Debug)]
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_user_search_indexes::Migration),
             Box::new(m20261201_000009_create_sign_in_experience::Migration),
             Box::new(m20261201_000020_create_roles::Migration),
+            Box::new(m20261202_000001_create_verification_records::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ use actix_web::middleware::from_fn;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{App, HttpResponse, HttpServer};
 use biscuit_auth::KeyPair;
+use latchkey_account_api::account::AccountDeps;
 use latchkey_account_api::sign_in::SignInApi;
 use latchkey_auth::oidc::{TokenEndpoint, TokenEndpointPorts};
 use latchkey_auth::revocation::PortsRevocationCheck;
@@ -23,7 +24,9 @@ use latchkey_domain::password::{BlockingPoolHasher, PasswordHasher};
 use latchkey_domain::secret_box::{self, SecretBox};
 use latchkey_domain::secrets::OpaqueSecret;
 use latchkey_domain::service::{AccountService, CodeSignInPorts, Ports, SignInPorts, SignInService, UserAdminService};
-use latchkey_domain::sign_in::SentinelPolicy;
+use latchkey_domain::service::{VerificationPorts, VerificationService};
+use latchkey_domain::sign_in::{Sentinel, SentinelPolicy};
+use latchkey_domain::verification_code::CodeDelivery;
 use latchkey_domain::verification_code::MessageConnector;
 use latchkey_domain::{Clock, RandomIds, SystemClock};
 use latchkey_management_api::LogsDeps;
@@ -112,6 +115,7 @@ impl Application {
         let verifier = web::Data::new(token_verifier(&state));
         let session_tokens = session_tokens(&state);
         let token_endpoint = web::Data::new(token_endpoint(&state, Arc::clone(&session_tokens)));
+        let account = web::Data::new(account_deps(&state, settings, Arc::clone(&connector)));
         let sign_in = web::Data::new(sign_in_api(&state, session_tokens, connector));
         let users: web::Data<Arc<dyn UserRepository>> = web::Data::new(Arc::new(state.store.users()));
         let account_center: web::Data<Arc<dyn AccountCenterRepository>> =
@@ -138,17 +142,19 @@ impl Application {
         spawn_tombstone_purge(state.store.clone());
         let data = web::Data::new(state);
         let cors_origins = settings.cors_allowed_origins.clone();
+        let account_api_cors_origins = settings.account_api_cors_allowed_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
                 // Innermost first: CORS headers go on every answer, error answers then get a JSON body if they
                 // lack one (a refused preflight included), and the log sees the final status.
-                .wrap(cors::middleware(&cors_origins))
+                .wrap(cors::middleware(&cors_origins, &account_api_cors_origins))
                 .wrap(fallback::json_error_bodies())
                 .wrap(from_fn(telemetry::log_request))
                 .app_data(data.clone())
                 .app_data(verifier.clone())
                 .app_data(token_endpoint.clone())
                 .app_data(sign_in.clone())
+                .app_data(account.clone())
                 .app_data(users.clone())
                 .app_data(account_center.clone())
                 .app_data(management_config.clone())
@@ -489,6 +495,26 @@ fn users_deps(state: &AppState, settings: &Settings) -> UsersDeps {
         users: Arc::new(state.store.users()),
         sign_in_experience: Arc::new(state.store.sign_in_experience()),
         totp_issuer: settings.endpoint.host_str().unwrap_or("latchkey").to_owned(),
+    }
+}
+
+/// The Account API's changing routes: the user use cases, and verification records with codes delivered by the
+/// configured connector, counted by the same sentinel as sign-in.
+fn account_deps(state: &AppState, settings: &Settings, connector: Arc<dyn MessageConnector>) -> AccountDeps {
+    let verifications = VerificationService::new(VerificationPorts {
+        accounts: account_service(state),
+        records: Arc::new(state.store.verification_records()),
+        codes: Some(CodeDelivery { codes: Arc::new(state.store.verification_codes()), connector }),
+        sentinel: Sentinel::new(Arc::new(state.store.sentinel()), SentinelPolicy::default()),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+    });
+    AccountDeps {
+        users: users_deps(state, settings).admin,
+        verifications,
+        account_center: Arc::new(state.store.account_center()),
+        applications: Arc::new(state.store.applications()),
+        sign_in_experience: Arc::new(state.store.sign_in_experience()),
     }
 }
 

@@ -17,6 +17,7 @@ use thiserror::Error;
 use tracing_subscriber::EnvFilter;
 use url::Url;
 
+use crate::cors::ANY_ORIGIN;
 use crate::data_dir::DATABASE_FILE;
 
 /// The prefix of every environment variable the server reads.
@@ -49,6 +50,10 @@ pub struct Settings {
     /// Origins (`https://app.example.com`) whose browser front ends may call the API cross-origin; empty allows
     /// none. A list in TOML, comma-separated in the environment.
     pub cors_allowed_origins: Vec<String>,
+    /// Origins whose browser front ends may call the Account API (`/api/my-account…`, `/api/verifications…`)
+    /// cross-origin, instead of `cors_allowed_origins`; `*` (the default, as in Logto) allows any, since the user's
+    /// own bearer token is the credential there. A list in TOML, comma-separated in the environment.
+    pub account_api_cors_allowed_origins: Vec<String>,
     /// Where verification codes go: `log` (development: written to the log, the default), `smtp` or `http`.
     pub connector: ConnectorKind,
     /// SMTP server host (required with `connector = "smtp"`).
@@ -188,7 +193,7 @@ const TEXT_KEYS: &[&str] = &[
 ];
 
 /// Keys whose environment values are comma-separated lists of strings.
-const LIST_KEYS: &[&str] = &["cors_allowed_origins"];
+const LIST_KEYS: &[&str] = &["cors_allowed_origins", "account_api_cors_allowed_origins"];
 
 impl Settings {
     /// Layers defaults, the TOML file at `config_file` (which must exist when given) and the environment, then
@@ -253,6 +258,20 @@ impl Settings {
                 ),
             ));
         }
+        if self.account_api_cors_allowed_origins != [ANY_ORIGIN]
+            && let Some(origin) =
+                self.account_api_cors_allowed_origins.iter().find(|origin| !is_serialized_origin(origin))
+        {
+            let reason = if origin == ANY_ORIGIN {
+                "`*` allows every origin, so it must be the only entry".to_owned()
+            } else {
+                format!(
+                    "`{origin}` is not an origin; write scheme, host and port only, like `https://app.example.com`, \
+                     or `*` alone for any origin"
+                )
+            };
+            return Err(("account_api_cors_allowed_origins", reason));
+        }
         match self.connector {
             ConnectorKind::Smtp if self.smtp_host.is_none() => {
                 return Err(("smtp_host", "is required when connector is smtp".to_owned()));
@@ -296,6 +315,7 @@ impl Default for Settings {
             bootstrap_client_id: None,
             bootstrap_client_secret: None,
             cors_allowed_origins: Vec::new(),
+            account_api_cors_allowed_origins: vec![ANY_ORIGIN.to_owned()],
             connector: ConnectorKind::Log,
             smtp_host: None,
             smtp_port: None,
@@ -326,6 +346,7 @@ impl fmt::Debug for Settings {
             .field("bootstrap_client_id", &self.bootstrap_client_id)
             .field("bootstrap_client_secret", &self.bootstrap_client_secret)
             .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("account_api_cors_allowed_origins", &self.account_api_cors_allowed_origins)
             .field("connector", &self.connector)
             .field("smtp_host", &self.smtp_host)
             .field("smtp_port", &self.smtp_port)
@@ -488,6 +509,7 @@ mod tests {
             assert_eq!(settings.shutdown_timeout_secs, 30);
             assert!(settings.bootstrap_client_id.is_none());
             assert!(settings.cors_allowed_origins.is_empty());
+            assert_eq!(settings.account_api_cors_allowed_origins, ["*"]);
             Ok(())
         });
     }
@@ -562,6 +584,58 @@ mod tests {
             Jail::expect_with(|jail| {
                 jail.set_env("LATCHKEY_CORS_ALLOWED_ORIGINS", origin);
                 assert_eq!(invalid_key(load_in(jail, None)), "LATCHKEY_CORS_ALLOWED_ORIGINS", "{origin}");
+                Ok(())
+            });
+        }
+    }
+
+    #[test]
+    fn account_api_cors_origins_come_comma_separated_from_the_environment_and_replace_the_wildcard() {
+        Jail::expect_with(|jail| {
+            jail.set_env(
+                "LATCHKEY_ACCOUNT_API_CORS_ALLOWED_ORIGINS",
+                "https://app.example.com, http://localhost:5173,",
+            );
+            let settings = load_in(jail, None).expect("valid settings");
+            assert_eq!(settings.account_api_cors_allowed_origins, ["https://app.example.com", "http://localhost:5173"]);
+            // The general list is a separate setting.
+            assert!(settings.cors_allowed_origins.is_empty());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn account_api_cors_origins_come_as_a_list_from_the_config_file() {
+        Jail::expect_with(|jail| {
+            let settings =
+                load_in(jail, Some("account_api_cors_allowed_origins = [\"https://app.example.com:8443\"]\n"))
+                    .expect("valid settings");
+            assert_eq!(settings.account_api_cors_allowed_origins, ["https://app.example.com:8443"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn account_api_cors_origins_accept_the_wildcard_alone_or_an_empty_list() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_ACCOUNT_API_CORS_ALLOWED_ORIGINS", "*");
+            let settings = load_in(jail, None).expect("valid settings");
+            assert_eq!(settings.account_api_cors_allowed_origins, ["*"]);
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            let settings = load_in(jail, Some("account_api_cors_allowed_origins = []\n")).expect("valid settings");
+            assert!(settings.account_api_cors_allowed_origins.is_empty());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn an_account_api_cors_origin_with_a_path_or_a_wildcard_among_origins_is_refused() {
+        for origins in ["https://app.example.com/", "app.example.com", "*,https://app.example.com", "*.example.com"] {
+            Jail::expect_with(|jail| {
+                jail.set_env("LATCHKEY_ACCOUNT_API_CORS_ALLOWED_ORIGINS", origins);
+                assert_eq!(invalid_key(load_in(jail, None)), "LATCHKEY_ACCOUNT_API_CORS_ALLOWED_ORIGINS", "{origins}");
                 Ok(())
             });
         }

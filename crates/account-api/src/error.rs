@@ -8,8 +8,10 @@ use latchkey_domain::ports::RepoError;
 
 use crate::policy::{CallerDenial, Denial};
 use latchkey_auth::IssueError;
-use latchkey_domain::service::{MfaChallenge, SignInError};
+use latchkey_domain::mfa::MfaError;
+use latchkey_domain::service::{AccountError, MfaChallenge, SignInError, VerificationError};
 use latchkey_domain::sign_in::IdentifierKind;
+use latchkey_domain::verification_code::{CodeCheckError, CodeSendError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -34,6 +36,24 @@ pub enum ApiError {
     /// Starting the session or minting its tokens failed.
     #[error("issuing tokens failed: {0}")]
     Tokens(#[from] IssueError),
+    /// A verification-record step was refused.
+    #[error(transparent)]
+    Verification(#[from] VerificationError),
+    /// An account change was refused (the domain's table gives Logto's answer).
+    #[error(transparent)]
+    Account(#[from] AccountError),
+    /// 400 `guard.invalid_input`.
+    #[error("the request body is invalid: {0}")]
+    InvalidBody(String),
+    /// 422 `user.same_password`: the new password is the current one.
+    #[error("the new password is the same as the current one")]
+    SamePassword,
+    /// 400 `user.last_sign_in_method_required`: the change would leave the user no way to sign in.
+    #[error("the last sign-in method of the account cannot be removed")]
+    LastSignInMethod,
+    /// 404 `verification_record.not_found`: the user has no backup codes to reveal.
+    #[error("the user has no backup codes")]
+    NoBackupCodes,
 }
 
 impl From<RepoError> for ApiError {
@@ -48,43 +68,109 @@ impl From<RepoError> for ApiError {
 impl ApiError {
     /// Logto's error code for this error.
     pub fn code(&self) -> &'static str {
+        self.wire().1
+    }
+
+    /// Logto's status and code for this error: the crate's one table.
+    fn wire(&self) -> (StatusCode, &'static str) {
+        use StatusCode as S;
         match self {
-            ApiError::Denied(Denial::AccountCenterDisabled) => "account_center.not_enabled",
-            ApiError::Denied(Denial::FieldNotEnabled(_)) => "account_center.field_not_enabled",
-            ApiError::Denied(Denial::FieldNotEditable(_)) => "account_center.field_not_editable",
-            ApiError::Caller(CallerDenial::NotAnAccountToken) | ApiError::UserGone => "auth.unauthorized",
-            ApiError::Caller(CallerDenial::MissingOpenidScope) => "auth.forbidden",
-            ApiError::Store(_) => "service_unavailable",
-            ApiError::SignIn(SignInError::UnknownClient) => "oidc.invalid_client",
-            ApiError::SignIn(SignInError::ThirdPartyClient) => "auth.third_party_application_forbidden",
-            ApiError::SignIn(SignInError::ClientCannotSignIn) => "oidc.unauthorized_client",
+            ApiError::Denied(Denial::AccountCenterDisabled) => (S::BAD_REQUEST, "account_center.not_enabled"),
+            ApiError::Denied(Denial::FieldNotEnabled(_)) => (S::BAD_REQUEST, "account_center.field_not_enabled"),
+            ApiError::Denied(Denial::FieldNotEditable(_)) => (S::BAD_REQUEST, "account_center.field_not_editable"),
+            ApiError::Denied(Denial::MissingScope { answered_401: true, .. }) => (S::UNAUTHORIZED, "auth.unauthorized"),
+            ApiError::Denied(Denial::MissingScope { .. }) => (S::BAD_REQUEST, "auth.unauthorized"),
+            ApiError::Denied(Denial::ThirdPartyApplication) | ApiError::SignIn(SignInError::ThirdPartyClient) => {
+                (S::FORBIDDEN, "auth.third_party_application_forbidden")
+            }
+            ApiError::Denied(Denial::VerificationRequired)
+            | ApiError::Verification(VerificationError::PermissionDenied) => {
+                (S::UNAUTHORIZED, "verification_record.permission_denied")
+            }
+            ApiError::Caller(CallerDenial::NotAnAccountToken)
+            | ApiError::UserGone
+            | ApiError::Verification(VerificationError::UserGone)
+            // The Account API acts on the caller's own account: a missing user is a dead token.
+            | ApiError::Account(AccountError::UserNotFound) => (S::UNAUTHORIZED, "auth.unauthorized"),
+            ApiError::Caller(CallerDenial::MissingOpenidScope) => (S::FORBIDDEN, "auth.forbidden"),
+            ApiError::Store(_)
+            | ApiError::SignIn(SignInError::Storage(_))
+            | ApiError::Verification(
+                VerificationError::Storage(_)
+                | VerificationError::Send(CodeSendError::Storage(_))
+                | VerificationError::Code { error: CodeCheckError::Storage(_), .. },
+            ) => (S::SERVICE_UNAVAILABLE, "service_unavailable"),
+            ApiError::SignIn(SignInError::UnknownClient) => (S::UNAUTHORIZED, "oidc.invalid_client"),
+            ApiError::SignIn(SignInError::ClientCannotSignIn) => (S::BAD_REQUEST, "oidc.unauthorized_client"),
             // A user deleted between the password check and the session: as if unknown.
-            ApiError::SignIn(SignInError::InvalidCredentials) | ApiError::Tokens(IssueError::UnknownUser) => {
-                "session.invalid_credentials"
+            ApiError::SignIn(SignInError::InvalidCredentials)
+            | ApiError::Tokens(IssueError::UnknownUser)
+            | ApiError::Verification(VerificationError::InvalidCredentials) => {
+                (S::UNPROCESSABLE_ENTITY, "session.invalid_credentials")
             }
-            ApiError::SignIn(SignInError::Blocked { .. }) => "session.verification_blocked_too_many_attempts",
-            ApiError::SignIn(SignInError::Suspended) => "user.suspended",
-            ApiError::SignIn(SignInError::MfaChallengeNotFound) => "session.mfa.pending_info_not_found",
-            ApiError::SignIn(SignInError::InvalidTotpCode) => "session.mfa.invalid_totp_code",
-            ApiError::SignIn(SignInError::InvalidBackupCode) => "session.mfa.invalid_backup_code",
-            ApiError::SignIn(SignInError::FactorNotEnabled) => "session.mfa.mfa_factor_not_enabled",
-            ApiError::SignIn(SignInError::Storage(_)) => "service_unavailable",
-            ApiError::SignIn(SignInError::NotARecipient) => "guard.invalid_input",
-            ApiError::SignIn(SignInError::ConnectorNotFound) => "connector.not_found",
-            ApiError::SignIn(SignInError::ConnectorFailed(_)) => "connector.general",
-            ApiError::SignIn(SignInError::MessageRateLimited) => "request.message_rate_limited",
-            ApiError::SignIn(SignInError::CodeNotFound) => "verification_code.not_found",
-            ApiError::SignIn(SignInError::CodeIdentifierMismatch { kind: IdentifierKind::Phone }) => {
-                "verification_code.phone_mismatch"
+            ApiError::SignIn(SignInError::Blocked { .. }) | ApiError::Verification(VerificationError::Blocked { .. }) => {
+                (S::BAD_REQUEST, "session.verification_blocked_too_many_attempts")
             }
-            ApiError::SignIn(SignInError::CodeIdentifierMismatch { .. }) => "verification_code.email_mismatch",
-            ApiError::SignIn(SignInError::CodeExpired) => "verification_code.expired",
-            ApiError::SignIn(SignInError::CodeAttemptsExceeded) => "verification_code.exceed_max_try",
-            ApiError::SignIn(SignInError::CodeMismatch) => "verification_code.code_mismatch",
-            ApiError::SignIn(SignInError::UserNotFound) => "user.user_not_exist",
-            ApiError::MfaRequired(_) => "session.mfa.require_mfa_verification",
-            ApiError::InvalidSignInRequest(_) => "guard.invalid_input",
-            ApiError::Tokens(_) => "unexpected_error",
+            ApiError::SignIn(SignInError::Suspended) | ApiError::Verification(VerificationError::Suspended) => {
+                (S::UNAUTHORIZED, "user.suspended")
+            }
+            ApiError::SignIn(SignInError::MfaChallengeNotFound) => (S::BAD_REQUEST, "session.mfa.pending_info_not_found"),
+            ApiError::SignIn(SignInError::InvalidTotpCode) => (S::BAD_REQUEST, "session.mfa.invalid_totp_code"),
+            ApiError::SignIn(SignInError::InvalidBackupCode) => (S::BAD_REQUEST, "session.mfa.invalid_backup_code"),
+            ApiError::SignIn(SignInError::FactorNotEnabled) => (S::BAD_REQUEST, "session.mfa.mfa_factor_not_enabled"),
+            ApiError::SignIn(SignInError::NotARecipient) | ApiError::InvalidSignInRequest(_) | ApiError::InvalidBody(_) => {
+                (S::BAD_REQUEST, "guard.invalid_input")
+            }
+            ApiError::SignIn(SignInError::ConnectorNotFound)
+            | ApiError::Verification(VerificationError::ConnectorNotFound) => (S::NOT_IMPLEMENTED, "connector.not_found"),
+            ApiError::SignIn(SignInError::ConnectorFailed(_))
+            | ApiError::Verification(VerificationError::Send(CodeSendError::Connector(_))) => {
+                (S::INTERNAL_SERVER_ERROR, "connector.general")
+            }
+            ApiError::SignIn(SignInError::MessageRateLimited)
+            | ApiError::Verification(VerificationError::Send(CodeSendError::RateLimited)) => {
+                (S::TOO_MANY_REQUESTS, "request.message_rate_limited")
+            }
+            ApiError::SignIn(SignInError::CodeNotFound)
+            | ApiError::Verification(VerificationError::Code { error: CodeCheckError::NotFound, .. }) => {
+                (S::BAD_REQUEST, "verification_code.not_found")
+            }
+            ApiError::SignIn(SignInError::CodeIdentifierMismatch { kind: IdentifierKind::Phone })
+            | ApiError::Verification(VerificationError::Code {
+                error: CodeCheckError::IdentifierMismatch,
+                recipient_is_email: false,
+            }) => (S::BAD_REQUEST, "verification_code.phone_mismatch"),
+            ApiError::SignIn(SignInError::CodeIdentifierMismatch { .. })
+            | ApiError::Verification(VerificationError::Code { error: CodeCheckError::IdentifierMismatch, .. }) => {
+                (S::BAD_REQUEST, "verification_code.email_mismatch")
+            }
+            ApiError::SignIn(SignInError::CodeExpired)
+            | ApiError::Verification(VerificationError::Code { error: CodeCheckError::Expired, .. }) => {
+                (S::BAD_REQUEST, "verification_code.expired")
+            }
+            ApiError::SignIn(SignInError::CodeAttemptsExceeded)
+            | ApiError::Verification(VerificationError::Code { error: CodeCheckError::AttemptsExceeded, .. }) => {
+                (S::BAD_REQUEST, "verification_code.exceed_max_try")
+            }
+            ApiError::SignIn(SignInError::CodeMismatch)
+            | ApiError::Verification(VerificationError::Code { error: CodeCheckError::Mismatch, .. }) => {
+                (S::BAD_REQUEST, "verification_code.code_mismatch")
+            }
+            ApiError::Verification(VerificationError::RecordNotFound) => (S::BAD_REQUEST, "verification_record.not_found"),
+            ApiError::SignIn(SignInError::UserNotFound) => (S::NOT_FOUND, "user.user_not_exist"),
+            ApiError::MfaRequired(_) => (S::FORBIDDEN, "session.mfa.require_mfa_verification"),
+            ApiError::Tokens(_) => (S::INTERNAL_SERVER_ERROR, "unexpected_error"),
+            // The Account API answers an unknown factor id as Logto's `assertThat`: 400.
+            ApiError::Account(AccountError::Mfa(MfaError::FactorNotFound)) => {
+                (S::BAD_REQUEST, "verification_record.not_found")
+            }
+            ApiError::NoBackupCodes => (S::NOT_FOUND, "verification_record.not_found"),
+            ApiError::Account(error) => {
+                let (status, code, _) = error.logto_error();
+                (S::from_u16(status).unwrap_or(S::INTERNAL_SERVER_ERROR), code)
+            }
+            ApiError::LastSignInMethod => (S::BAD_REQUEST, "user.last_sign_in_method_required"),
+            ApiError::SamePassword => (S::UNPROCESSABLE_ENTITY, "user.same_password"),
         }
     }
 }
@@ -98,6 +184,7 @@ impl ApiError {
                 "mfaToken": challenge.token.expose(),
                 "expiresAt": challenge.expires_at.as_millis(),
             })),
+            ApiError::Account(AccountError::PasswordRejected(issues)) => Some(serde_json::json!({ "issues": issues })),
             _ => None,
         }
     }
@@ -105,39 +192,7 @@ impl ApiError {
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        match self {
-            // Logto answers these account-center gates with 400.
-            ApiError::Denied(_) => StatusCode::BAD_REQUEST,
-            ApiError::Caller(CallerDenial::NotAnAccountToken) | ApiError::UserGone => StatusCode::UNAUTHORIZED,
-            ApiError::Caller(CallerDenial::MissingOpenidScope) => StatusCode::FORBIDDEN,
-            ApiError::Store(_) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::SignIn(SignInError::UnknownClient | SignInError::Suspended) => StatusCode::UNAUTHORIZED,
-            ApiError::SignIn(SignInError::ThirdPartyClient) | ApiError::MfaRequired(_) => StatusCode::FORBIDDEN,
-            ApiError::SignIn(SignInError::InvalidCredentials) | ApiError::Tokens(IssueError::UnknownUser) => {
-                StatusCode::UNPROCESSABLE_ENTITY
-            }
-            ApiError::SignIn(
-                SignInError::ClientCannotSignIn
-                | SignInError::Blocked { .. }
-                | SignInError::MfaChallengeNotFound
-                | SignInError::InvalidTotpCode
-                | SignInError::InvalidBackupCode
-                | SignInError::FactorNotEnabled
-                | SignInError::NotARecipient
-                | SignInError::CodeNotFound
-                | SignInError::CodeIdentifierMismatch { .. }
-                | SignInError::CodeExpired
-                | SignInError::CodeAttemptsExceeded
-                | SignInError::CodeMismatch,
-            )
-            | ApiError::InvalidSignInRequest(_) => StatusCode::BAD_REQUEST,
-            ApiError::SignIn(SignInError::Storage(_)) => StatusCode::SERVICE_UNAVAILABLE,
-            ApiError::SignIn(SignInError::ConnectorNotFound) => StatusCode::NOT_IMPLEMENTED,
-            ApiError::SignIn(SignInError::ConnectorFailed(_)) => StatusCode::INTERNAL_SERVER_ERROR,
-            ApiError::SignIn(SignInError::MessageRateLimited) => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::SignIn(SignInError::UserNotFound) => StatusCode::NOT_FOUND,
-            ApiError::Tokens(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        }
+        self.wire().0
     }
 
     fn error_response(&self) -> HttpResponse {
@@ -147,9 +202,21 @@ impl ResponseError for ApiError {
                 "The service is temporarily unavailable. Please try again later.".to_owned()
             }
             ApiError::Tokens(IssueError::UnknownUser) => SignInError::InvalidCredentials.to_string(),
-            ApiError::SignIn(SignInError::Storage(_) | SignInError::ConnectorFailed(_)) | ApiError::Tokens(_) => {
-                tracing::error!(error = %self, "sign-in failed");
+            ApiError::SignIn(SignInError::Storage(_) | SignInError::ConnectorFailed(_))
+            | ApiError::Tokens(_)
+            | ApiError::Verification(
+                VerificationError::Storage(_)
+                | VerificationError::Send(CodeSendError::Storage(_) | CodeSendError::Connector(_))
+                | VerificationError::Code { error: CodeCheckError::Storage(_), .. },
+            ) => {
+                tracing::error!(error = %self, "account API request failed");
                 "An unexpected error occurred. Please try again later.".to_owned()
+            }
+            ApiError::Account(error) => {
+                if self.wire().0.is_server_error() {
+                    tracing::error!(%error, "account change failed");
+                }
+                error.logto_error().2.to_owned()
             }
             other => other.to_string(),
         };

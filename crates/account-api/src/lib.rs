@@ -7,20 +7,23 @@
 //! **Architecture invariant:** this crate depends on `latchkey-domain` (and the token crate), never on
 //! `latchkey-store`, the migrations or the Management API crate.
 
+pub mod account;
 pub mod error;
+pub mod mfa;
 pub mod my_account;
 pub mod openapi;
 pub mod policy;
 pub mod sign_in;
 
-use actix_web::web::{self, ServiceConfig};
+use actix_web::web::ServiceConfig;
 
 pub use openapi::openapi;
 
 /// Registers the Account API routes. Handlers need `web::Data<Arc<dyn UserRepository>>` and
 /// `web::Data<Arc<dyn AccountCenterRepository>>` (see [`my_account::Users`]) and a `TokenVerifier`.
 pub fn configure(config: &mut ServiceConfig) {
-    config.service(web::resource("/api/my-account").route(web::get().to(my_account::get_my_account)));
+    // The changing routes and verification records need `web::Data<account::AccountDeps>`.
+    account::routes(config);
     // The sign-in API needs `web::Data<sign_in::SignInApi>`.
     sign_in::configure(config);
 }

@@ -10,7 +10,7 @@ use latchkey_auth::openapi::SecuritySchemes;
 use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::{my_account, sign_in};
+use crate::{account, mfa, my_account, sign_in};
 
 /// The Account API's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -21,6 +21,27 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 #[openapi(
     paths(
         my_account::get_my_account,
+        account::update_account,
+        account::update_profile,
+        account::set_password,
+        account::set_primary_email,
+        account::remove_primary_email,
+        account::set_primary_phone,
+        account::remove_primary_phone,
+        account::verify_password,
+        account::send_code,
+        account::verify_code,
+        mfa::get_mfa_settings,
+        mfa::update_mfa_settings,
+        mfa::get_logto_configs,
+        mfa::update_logto_configs,
+        mfa::list_mfa_verifications,
+        mfa::bind_mfa_verification,
+        mfa::replace_totp,
+        mfa::generate_totp_secret,
+        mfa::generate_backup_codes,
+        mfa::get_backup_codes,
+        mfa::remove_mfa_verification,
         sign_in::sign_in,
         sign_in::verify_mfa,
         sign_in::send_verification_code,
@@ -76,4 +97,35 @@ pub struct MfaRequiredData {
     available_factors: Vec<String>,
     /// Milliseconds since the epoch.
     expires_at: i64,
+}
+
+/// One of the caller's MFA factors, without its secret (`GET /api/my-account/mfa-verifications`): TOTP `{id,
+/// createdAt, type}`; WebAuthn adds `lastUsedAt`, `agent` and `name`; backup codes add `remainCodes`. Times are
+/// ISO-8601 strings, as in Logto.
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MfaVerificationView {
+    id: String,
+    created_at: String,
+    last_used_at: Option<String>,
+    /// `Totp`, `WebAuthn` or `BackupCode`.
+    #[serde(rename = "type")]
+    factor_type: String,
+    agent: Option<String>,
+    name: Option<String>,
+    remain_codes: Option<u32>,
+}
+
+/// `GET /api/my-account/mfa-verifications/backup-codes`: every code of the set in clear.
+#[derive(Debug, ToSchema)]
+pub struct BackupCodesView {
+    codes: Vec<BackupCodeEntry>,
+}
+
+/// One backup code and when it was used (ISO 8601; absent while unused).
+#[derive(Debug, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BackupCodeEntry {
+    code: String,
+    used_at: Option<String>,
 }

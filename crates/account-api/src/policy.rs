@@ -19,16 +19,29 @@ pub enum CallerDenial {
     MissingOpenidScope,
 }
 
-/// Proof that [`authorize_caller`] accepted the token: the user it speaks for and its scopes.
+/// Proof that [`authorize_caller`] accepted the token: the user it speaks for, its scopes, its client and the
+/// session it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountCaller {
     user_id: UserId,
     scopes: Vec<String>,
+    client_id: String,
+    session_id: Option<String>,
 }
 
 impl AccountCaller {
     pub fn user_id(&self) -> &UserId {
         &self.user_id
+    }
+
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The session the token belongs to; every sign-in and token exchange starts one, so only a token minted
+    /// outside them has none (and can then make no verification record).
+    pub fn session_id(&self) -> Option<&str> {
+        self.session_id.as_deref()
     }
 
     pub fn has_scope(&self, scope: &str) -> bool {
@@ -45,7 +58,12 @@ pub fn authorize_caller(claims: &AccessClaims) -> Result<AccountCaller, CallerDe
     if !claims.has_scope(OPENID_SCOPE) {
         return Err(CallerDenial::MissingOpenidScope);
     }
-    Ok(AccountCaller { user_id: user_id.clone(), scopes: claims.scopes.clone() })
+    Ok(AccountCaller {
+        user_id: user_id.clone(),
+        scopes: claims.scopes.clone(),
+        client_id: claims.client_id.clone(),
+        session_id: claims.session_id.clone(),
+    })
 }
 
 /// What a request wants to do with a field of the account.
@@ -64,6 +82,161 @@ pub enum Denial {
     FieldNotEnabled(AccountField),
     #[error("the field is not editable in the account center")]
     FieldNotEditable(AccountField),
+    /// The token lacks the scope the route needs: Logto answers 400 `auth.unauthorized` on most routes and 401 on
+    /// the `identities` ones (`answered_401`).
+    #[error("the token lacks the `{scope}` scope")]
+    MissingScope { scope: &'static str, answered_401: bool },
+    /// 403 `auth.third_party_application_forbidden`: only first-party apps may change an account.
+    #[error("third-party applications cannot change accounts")]
+    ThirdPartyApplication,
+    /// 401 `verification_record.permission_denied`: the change needs a fresh proof of identity.
+    #[error("Permission denied, please re-authenticate.")]
+    VerificationRequired,
+}
+
+/// The Account API's routes, as far as their permission differs (logto-reference §1–§2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountRoute {
+    /// `PATCH /api/my-account` changing these fields (`username` needs a verification record).
+    UpdateAccount { name: bool, avatar: bool, username: bool, custom_data: bool },
+    /// `PATCH /api/my-account/profile`, `address` when the patch has an address.
+    UpdateProfile { address: bool },
+    /// `POST /api/my-account/password`.
+    SetPassword,
+    /// `POST` or `DELETE /api/my-account/primary-email`.
+    ChangePrimaryEmail,
+    /// `POST` or `DELETE /api/my-account/primary-phone`.
+    ChangePrimaryPhone,
+    /// `POST /api/verifications/password` and `…/verification-code[/verify]`.
+    MakeVerificationRecord,
+    /// `GET /api/my-account/mfa-settings` and `GET …/mfa-verifications`: `mfa` readable.
+    ReadMfa,
+    /// `PATCH /api/my-account/mfa-settings`, `POST …/mfa-verifications`, `PUT …/mfa-verifications/totp` and
+    /// `DELETE …/mfa-verifications/:id`: `mfa` editable, with a verification record.
+    ChangeMfa,
+    /// `GET /api/my-account/logto-configs`: `passkey` (falling back to `mfa`) readable.
+    ReadLogtoConfigs,
+    /// `PATCH /api/my-account/logto-configs`: `passkey` (falling back to `mfa`) editable, with a verification record.
+    ChangeLogtoConfigs,
+    /// `POST /api/my-account/mfa-verifications/totp-secret/generate` and `…/backup-codes/generate`: nothing is
+    /// stored, so only the account center must be on.
+    GenerateMfaSecret,
+    /// `GET /api/my-account/mfa-verifications/backup-codes`: no field gate (as Logto), a verification record, and
+    /// (stricter than Logto, which checks no client on reads) a first-party client, since it reveals credentials.
+    RevealBackupCodes,
+}
+
+/// What the decision is taken on, besides the caller: plain data the handler gathers first.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestFacts<'a> {
+    pub settings: &'a AccountCenterSettings,
+    /// The token's application is first-party (an unknown application is not).
+    pub first_party: bool,
+    /// The request named a verification record that proves the caller's identity.
+    pub identity_verified: bool,
+    /// The user has a password, a primary email or a primary phone: something to verify with.
+    pub has_security_method: bool,
+}
+
+/// Whether a route needs a verification record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verification {
+    Never,
+    Always,
+    /// Logto's VR*: only when the user has something to verify with (a social-only user sets a first password).
+    IfSecurityMethod,
+}
+
+/// The one decision over a request to an Account API route, in Logto's order: the account center is on, the token
+/// has the route's scopes, every field read is readable and every field touched editable, the client is first-party
+/// where the route needs it, and a verification record
+/// proves the caller's identity where the route needs one.
+pub fn decide_route(
+    caller: &AccountCaller,
+    route: AccountRoute,
+    facts: RequestFacts<'_>,
+) -> Result<RouteAuthorized, Denial> {
+    if !facts.settings.enabled {
+        return Err(Denial::AccountCenterDisabled);
+    }
+    // (scopes, answered 401, fields read, fields edited, first-party only, verification)
+    type Rule = (Vec<(&'static str, bool)>, bool, Vec<AccountField>, Vec<AccountField>, bool, Verification);
+    let identities = || vec![("identities", true)];
+    let (scopes, answered_401, reads, fields, first_party_only, verification): Rule = match route {
+        AccountRoute::UpdateAccount { name, avatar, username, custom_data } => {
+            let fields = [
+                (name, AccountField::Name),
+                (avatar, AccountField::Avatar),
+                (username, AccountField::Username),
+                (custom_data, AccountField::CustomData),
+            ];
+            let fields = fields.into_iter().filter_map(|(touched, field)| touched.then_some(field)).collect();
+            let verification = if username { Verification::Always } else { Verification::Never };
+            (vec![("profile", true), ("custom_data", custom_data)], false, vec![], fields, true, verification)
+        }
+        AccountRoute::UpdateProfile { address } => (
+            vec![("profile", true), ("address", address)],
+            false,
+            vec![],
+            vec![AccountField::Profile],
+            true,
+            Verification::Never,
+        ),
+        AccountRoute::SetPassword => {
+            (vec![], false, vec![], vec![AccountField::Password], true, Verification::IfSecurityMethod)
+        }
+        AccountRoute::ChangePrimaryEmail => {
+            (vec![("email", true)], false, vec![], vec![AccountField::Email], true, Verification::Always)
+        }
+        AccountRoute::ChangePrimaryPhone => {
+            (vec![("phone", true)], false, vec![], vec![AccountField::Phone], true, Verification::Always)
+        }
+        AccountRoute::MakeVerificationRecord => (vec![], false, vec![], vec![], true, Verification::Never),
+        AccountRoute::ReadMfa => (identities(), true, vec![AccountField::Mfa], vec![], false, Verification::Never),
+        AccountRoute::ChangeMfa => (identities(), true, vec![], vec![AccountField::Mfa], true, Verification::Always),
+        AccountRoute::ReadLogtoConfigs => {
+            (identities(), true, vec![AccountField::Passkey], vec![], false, Verification::Never)
+        }
+        AccountRoute::ChangeLogtoConfigs => {
+            (identities(), true, vec![], vec![AccountField::Passkey], true, Verification::Always)
+        }
+        AccountRoute::GenerateMfaSecret => (vec![], false, vec![], vec![], false, Verification::Never),
+        AccountRoute::RevealBackupCodes => (identities(), true, vec![], vec![], true, Verification::Always),
+    };
+    let missing = |scope: &'static str| Denial::MissingScope { scope, answered_401 };
+    if let Some((scope, _)) = scopes.into_iter().find(|(scope, needed)| *needed && !caller.has_scope(scope)) {
+        return Err(missing(scope));
+    }
+    for field in reads {
+        decide(facts.settings, AccountAction::Read(field))?;
+    }
+    for field in fields {
+        decide(facts.settings, AccountAction::Edit(field))?;
+    }
+    if first_party_only && !facts.first_party {
+        return Err(Denial::ThirdPartyApplication);
+    }
+    let needs_record = match verification {
+        Verification::Never => false,
+        Verification::Always => true,
+        Verification::IfSecurityMethod => facts.has_security_method,
+    };
+    if needs_record && !facts.identity_verified {
+        return Err(Denial::VerificationRequired);
+    }
+    Ok(RouteAuthorized { route })
+}
+
+/// Proof that [`decide_route`] allowed a request to `route`. It cannot be built outside this module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteAuthorized {
+    route: AccountRoute,
+}
+
+impl RouteAuthorized {
+    pub fn route(&self) -> AccountRoute {
+        self.route
+    }
 }
 
 /// Proof that [`decide`] allowed `action`. It cannot be built outside this module.
@@ -162,6 +335,166 @@ mod tests {
                 assert_eq!(authorized.action(), action);
             });
             assert_eq!(decision, expected, "enabled={enabled} access={access:?} action={action:?}");
+        }
+    }
+
+    fn caller(scopes: &[&str]) -> AccountCaller {
+        let user = Subject::User(UserId::parse("abcdefghijkl").unwrap());
+        let scopes: Vec<&str> = ["openid"].iter().chain(scopes).copied().collect();
+        authorize_caller(&claims(user, Audience::Account, &scopes)).unwrap()
+    }
+
+    fn all_editable() -> AccountCenterSettings {
+        let edit = Some(FieldAccess::Edit);
+        let fields = AccountCenterFields {
+            name: edit,
+            avatar: edit,
+            profile: edit,
+            email: edit,
+            phone: edit,
+            password: edit,
+            username: edit,
+            custom_data: edit,
+            ..Default::default()
+        };
+        AccountCenterSettings { enabled: true, fields, ..Default::default() }
+    }
+
+    #[test]
+    fn every_route_is_decided_on_scope_field_client_and_verification_in_logtos_order() {
+        use AccountRoute::*;
+        let full = caller(&["profile", "email", "phone", "custom_data", "address"]);
+        let bare = caller(&[]);
+        let profile_only = caller(&["profile"]);
+        let email_only = caller(&["email"]);
+        let editable = all_editable();
+        let mut email_read_only = all_editable();
+        email_read_only.fields.email = Some(FieldAccess::ReadOnly);
+        let mut disabled = all_editable();
+        disabled.enabled = false;
+        let facts = |settings, first_party, identity_verified, has_security_method| RequestFacts {
+            settings,
+            first_party,
+            identity_verified,
+            has_security_method,
+        };
+        let name_only = UpdateAccount { name: true, avatar: false, username: false, custom_data: false };
+        let username = UpdateAccount { name: false, avatar: false, username: true, custom_data: false };
+        let custom_data = UpdateAccount { name: false, avatar: false, username: false, custom_data: true };
+        let scope = |scope| Err(Denial::MissingScope { scope, answered_401: false });
+        // (caller, route, facts, expected)
+        let table: Vec<(&AccountCaller, AccountRoute, RequestFacts<'_>, Result<(), Denial>)> = vec![
+            (&full, name_only, facts(&disabled, true, true, true), Err(Denial::AccountCenterDisabled)),
+            (&full, name_only, facts(&editable, true, false, true), Ok(())),
+            (&bare, name_only, facts(&editable, true, false, true), scope("profile")),
+            (&full, name_only, facts(&editable, false, true, true), Err(Denial::ThirdPartyApplication)),
+            (&full, username, facts(&editable, true, false, true), Err(Denial::VerificationRequired)),
+            (&full, username, facts(&editable, true, true, true), Ok(())),
+            (&profile_only, custom_data, facts(&editable, true, false, true), scope("custom_data")),
+            (&full, custom_data, facts(&editable, true, false, true), Ok(())),
+            (&full, UpdateProfile { address: false }, facts(&editable, true, false, true), Ok(())),
+            (&profile_only, UpdateProfile { address: true }, facts(&editable, true, false, true), scope("address")),
+            (&bare, SetPassword, facts(&editable, true, false, false), Ok(())),
+            (&bare, SetPassword, facts(&editable, true, false, true), Err(Denial::VerificationRequired)),
+            (&bare, SetPassword, facts(&editable, true, true, true), Ok(())),
+            (&bare, SetPassword, facts(&editable, false, true, true), Err(Denial::ThirdPartyApplication)),
+            (&full, ChangePrimaryEmail, facts(&editable, true, true, true), Ok(())),
+            (&full, ChangePrimaryEmail, facts(&editable, true, false, true), Err(Denial::VerificationRequired)),
+            (&bare, ChangePrimaryEmail, facts(&editable, true, true, true), scope("email")),
+            (
+                &full,
+                ChangePrimaryEmail,
+                facts(&email_read_only, true, true, true),
+                Err(Denial::FieldNotEditable(AccountField::Email)),
+            ),
+            (&full, ChangePrimaryPhone, facts(&editable, true, true, true), Ok(())),
+            (&email_only, ChangePrimaryPhone, facts(&editable, true, true, true), scope("phone")),
+            (&bare, MakeVerificationRecord, facts(&editable, true, false, true), Ok(())),
+            (&bare, MakeVerificationRecord, facts(&editable, false, false, true), Err(Denial::ThirdPartyApplication)),
+            (&bare, MakeVerificationRecord, facts(&disabled, true, false, true), Err(Denial::AccountCenterDisabled)),
+        ];
+        for (caller, route, facts, expected) in table {
+            let decision = decide_route(caller, route, facts).map(|authorized| assert_eq!(authorized.route(), route));
+            assert_eq!(decision, expected, "{route:?} {:?}", (facts.first_party, facts.identity_verified));
+        }
+    }
+
+    fn mfa_settings(mfa: Option<FieldAccess>, passkey: Option<FieldAccess>) -> AccountCenterSettings {
+        let fields = AccountCenterFields { mfa, passkey, ..Default::default() };
+        AccountCenterSettings { enabled: true, fields, ..Default::default() }
+    }
+
+    #[test]
+    fn every_mfa_route_is_decided_on_scope_gate_client_and_verification() {
+        use AccountRoute::*;
+        use FieldAccess::{Edit as E, Off, ReadOnly as R};
+        let identities = caller(&["identities"]);
+        let bare = caller(&["profile"]);
+        let unauthorized = Err(Denial::MissingScope { scope: "identities", answered_401: true });
+        let not_enabled = |field| Err(Denial::FieldNotEnabled(field));
+        let not_editable = |field| Err(Denial::FieldNotEditable(field));
+        let (mfa, passkey) = (AccountField::Mfa, AccountField::Passkey);
+        // (caller, route, account center enabled, mfa, passkey, first party, record, expected)
+        type Row<'a> = (
+            &'a AccountCaller,
+            AccountRoute,
+            bool,
+            Option<FieldAccess>,
+            Option<FieldAccess>,
+            bool,
+            bool,
+            Result<(), Denial>,
+        );
+        let table: Vec<Row<'_>> = vec![
+            // Reads: `identities` (401), the gate readable, any client, no record.
+            (&identities, ReadMfa, false, Some(E), None, true, false, Err(Denial::AccountCenterDisabled)),
+            (&bare, ReadMfa, true, Some(E), None, true, false, unauthorized),
+            (&identities, ReadMfa, true, None, None, true, false, not_enabled(mfa)),
+            (&identities, ReadMfa, true, Some(Off), None, true, false, not_enabled(mfa)),
+            (&identities, ReadMfa, true, Some(R), None, false, false, Ok(())),
+            (&identities, ReadMfa, true, Some(E), None, true, false, Ok(())),
+            (&bare, ReadLogtoConfigs, true, Some(E), None, true, false, unauthorized),
+            (&identities, ReadLogtoConfigs, true, Some(Off), None, true, false, not_enabled(passkey)),
+            (&identities, ReadLogtoConfigs, true, Some(R), None, true, false, Ok(())),
+            (&identities, ReadLogtoConfigs, true, Some(Off), Some(R), true, false, Ok(())),
+            (&identities, ReadLogtoConfigs, true, Some(E), Some(Off), true, false, not_enabled(passkey)),
+            // Changes: `identities` (401), the gate editable, first party, a record.
+            (&identities, ChangeMfa, false, Some(E), None, true, true, Err(Denial::AccountCenterDisabled)),
+            (&bare, ChangeMfa, true, Some(E), None, true, true, unauthorized),
+            (&identities, ChangeMfa, true, None, None, true, true, not_editable(mfa)),
+            (&identities, ChangeMfa, true, Some(Off), None, true, true, not_editable(mfa)),
+            (&identities, ChangeMfa, true, Some(R), None, true, true, not_editable(mfa)),
+            (&identities, ChangeMfa, true, Some(E), None, false, true, Err(Denial::ThirdPartyApplication)),
+            (&identities, ChangeMfa, true, Some(E), None, true, false, Err(Denial::VerificationRequired)),
+            (&identities, ChangeMfa, true, Some(E), None, true, true, Ok(())),
+            (&bare, ChangeLogtoConfigs, true, Some(E), None, true, true, unauthorized),
+            (&identities, ChangeLogtoConfigs, true, Some(R), None, true, true, not_editable(passkey)),
+            (&identities, ChangeLogtoConfigs, true, Some(E), Some(R), true, true, not_editable(passkey)),
+            (&identities, ChangeLogtoConfigs, true, Some(Off), Some(E), true, true, Ok(())),
+            (&identities, ChangeLogtoConfigs, true, Some(E), None, false, true, Err(Denial::ThirdPartyApplication)),
+            (&identities, ChangeLogtoConfigs, true, Some(E), None, true, false, Err(Denial::VerificationRequired)),
+            (&identities, ChangeLogtoConfigs, true, Some(E), None, true, true, Ok(())),
+            // Generating stores nothing: only the account center must be on.
+            (&bare, GenerateMfaSecret, false, None, None, true, false, Err(Denial::AccountCenterDisabled)),
+            (&bare, GenerateMfaSecret, true, None, None, false, false, Ok(())),
+            (&identities, GenerateMfaSecret, true, Some(Off), None, true, true, Ok(())),
+            // Revealing backup codes: `identities` (401) and a record, no field gate (as Logto).
+            (&identities, RevealBackupCodes, false, Some(E), None, true, true, Err(Denial::AccountCenterDisabled)),
+            (&bare, RevealBackupCodes, true, Some(E), None, true, true, unauthorized),
+            (&identities, RevealBackupCodes, true, Some(E), None, true, false, Err(Denial::VerificationRequired)),
+            (&identities, RevealBackupCodes, true, Some(E), None, false, true, Err(Denial::ThirdPartyApplication)),
+            (&identities, RevealBackupCodes, true, Some(Off), None, true, true, Ok(())),
+            (&identities, RevealBackupCodes, true, Some(E), None, true, true, Ok(())),
+        ];
+        for (caller, route, enabled, mfa, passkey, first_party, identity_verified, expected) in table {
+            let mut settings = mfa_settings(mfa, passkey);
+            settings.enabled = enabled;
+            let facts = RequestFacts { settings: &settings, first_party, identity_verified, has_security_method: true };
+            let decision = decide_route(caller, route, facts).map(|authorized| assert_eq!(authorized.route(), route));
+            assert_eq!(
+                decision, expected,
+                "{route:?} mfa={mfa:?} passkey={passkey:?} {first_party} {identity_verified}"
+            );
         }
     }
 }

@@ -30,6 +30,7 @@ pub mod subject_token;
 pub mod token;
 pub mod user;
 pub mod verification_code;
+pub mod verification_record;
 
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use ids::{IdGenerator, RandomIds, UserId};

@@ -3,6 +3,8 @@
 //! so the limit holds across instances), and the short-lived MFA challenge that lets any instance finish the
 //! second step. The use case is [`crate::service::SignInService`].
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -112,6 +114,45 @@ pub trait SentinelRepository: Send + Sync {
     async fn forget_before(&self, before: Timestamp) -> Result<u64, RepoError>;
 }
 
+/// The sentinel over its port: refuses a target while it is blocked and counts failures on it, blocking it when a
+/// failure reaches the policy's limit. Sign-in and verification records share it.
+#[derive(Clone)]
+pub struct Sentinel {
+    repository: Arc<dyn SentinelRepository>,
+    policy: SentinelPolicy,
+}
+
+impl std::fmt::Debug for Sentinel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sentinel").field("policy", &self.policy).finish_non_exhaustive()
+    }
+}
+
+impl Sentinel {
+    pub fn new(repository: Arc<dyn SentinelRepository>, policy: SentinelPolicy) -> Self {
+        Self { repository, policy }
+    }
+
+    /// The end of the block on `target` in force at `now`, if any.
+    pub async fn blocked_until(&self, target: &SecretHash, now: Timestamp) -> Result<Option<Timestamp>, RepoError> {
+        self.repository.blocked_until(target, now).await
+    }
+
+    /// Records a failed check on `target` at `now`; answers the end of the block when this failure reached the
+    /// limit (Logto answers that very attempt with the block).
+    pub async fn report_failure(&self, target: &SecretHash, now: Timestamp) -> Result<Option<Timestamp>, RepoError> {
+        let since = now.plus_secs(-self.policy.window_secs);
+        let earlier = self.repository.count_failures_since(target, since).await?;
+        let blocked_until = (earlier + 1 >= self.policy.max_failures).then(|| now.plus_secs(self.policy.lockout_secs));
+        let failure = SentinelFailure { target: target.clone(), created_at: now, blocked_until };
+        self.repository.record_failure(&failure).await?;
+        // Failures older than both the window and the lockout decide nothing any more.
+        let horizon = now.plus_secs(-self.policy.window_secs.max(self.policy.lockout_secs));
+        self.repository.forget_before(horizon).await?;
+        Ok(blocked_until)
+    }
+}
+
 /// Logto's MFA policies (`mfa.policy` of the sign-in experience). At sign-in only one distinction matters: under
 /// `Mandatory` a user's `skipMfaOnSignIn` is ignored ([`MfaPolicy::honours_skip`]); the others differ in when
 /// users are prompted to set MFA up, which the redirect-free sign-in does not do.
@@ -143,21 +184,13 @@ impl MfaPolicy {
     }
 }
 
-/// What the sign-in experience says about MFA at sign-in, in Logto's wire shape (`mfa {factors, policy}`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// What the sign-in experience says about MFA at sign-in, in Logto's wire shape (`mfa {factors, policy}`). The
+/// default is Logto's seed: no factor enabled, `UserControlled`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MfaSettings {
     /// The sign-in experience's `mfa.factors`: a bound factor of another type is not asked for.
     pub factors: Vec<MfaFactorType>,
     pub policy: MfaPolicy,
-}
-
-impl Default for MfaSettings {
-    fn default() -> Self {
-        Self {
-            factors: vec![MfaFactorType::Totp, MfaFactorType::WebAuthn, MfaFactorType::BackupCode],
-            policy: MfaPolicy::UserControlled,
-        }
-    }
 }
 
 /// A sign-in waiting for its second factor: the password step succeeded for `user_id`. The holder of the

@@ -12,7 +12,7 @@ use crate::mfa::MfaFactorType;
 use crate::password::PasswordPolicy;
 use crate::password::policy::PolicyError;
 use crate::ports::RepoError;
-use crate::sign_in::{MfaPolicy, MfaSettings};
+use crate::sign_in::MfaSettings;
 use crate::user::Version;
 
 /// Logto's bounds on `usernamePolicy.minLength` and `maxLength` (`users.username varchar(128)`).
@@ -33,7 +33,7 @@ impl Default for SignInExperience {
         Self {
             password_policy: PasswordPolicy::default(),
             username_policy: UsernamePolicy::default(),
-            mfa: MfaSettings { factors: Vec::new(), policy: MfaPolicy::UserControlled },
+            mfa: MfaSettings::default(),
         }
     }
 }
@@ -180,6 +180,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::sign_in::MfaPolicy;
 
     #[test]
     fn the_default_is_logtos_seed_in_logtos_shape() {

@@ -37,6 +37,19 @@ impl Version {
     pub const fn next(self) -> Version {
         Version(self.0 + 1)
     }
+
+    /// The version an `If-Match` value names: `Some(None)` for `*` (any version), `Some(Some(v))` for the strong
+    /// tag `"v"` (the first of a list), `None` for anything else (a weak or foreign tag, which cannot match).
+    pub fn from_entity_tag(value: &str) -> Option<Option<Version>> {
+        let value = value.trim();
+        if value == "*" {
+            return Some(None);
+        }
+        // A list names several acceptable versions; only the first is honoured, as Latchkey never sends more.
+        let first = value.split(',').next().unwrap_or_default().trim();
+        let version = first.strip_prefix('"')?.strip_suffix('"')?.parse::<i64>().ok()?;
+        Some(Some(Version(version)))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -9,6 +9,7 @@
 //! instances.
 
 use std::fmt;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use rand::Rng;
@@ -49,6 +50,15 @@ impl CodeRecipient {
         }
     }
 
+    /// Whether both name the same mailbox or phone (emails regardless of case).
+    pub fn same_as(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Self::Email(mine), Self::Email(theirs)) => mine.normalized() == theirs.normalized(),
+            (Self::Phone(mine), Self::Phone(theirs)) => mine == theirs,
+            _ => false,
+        }
+    }
+
     /// The address as it is delivered to: the email as given, the phone as E.164 digits.
     pub fn address(&self) -> &str {
         match self {
@@ -62,18 +72,29 @@ impl CodeRecipient {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CodePurpose {
     SignIn,
+    /// Proves the caller holds their own email or phone (a verification record for sensitive changes).
+    UserPermissionValidation,
+    /// Proves the caller holds an email or phone they want to add.
+    BindNewIdentifier,
+    /// Proves the caller holds an email or phone to use as an MFA factor (never an identity proof).
+    BindMfa,
 }
 
 impl CodePurpose {
+    const ALL: [Self; 4] = [Self::SignIn, Self::UserPermissionValidation, Self::BindNewIdentifier, Self::BindMfa];
+
     /// Logto's `TemplateType` name, used on the wire by the connectors and in storage.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SignIn => "SignIn",
+            Self::UserPermissionValidation => "UserPermissionValidation",
+            Self::BindNewIdentifier => "BindNewIdentifier",
+            Self::BindMfa => "BindMfa",
         }
     }
 
     pub fn parse(value: &str) -> Option<Self> {
-        (value == "SignIn").then_some(Self::SignIn)
+        Self::ALL.into_iter().find(|purpose| purpose.as_str() == value)
     }
 }
 
@@ -175,6 +196,105 @@ pub trait VerificationCodeRepository: Send + Sync {
     async fn begin_attempt(&self, id: &str, now: Timestamp, max_attempts: u32) -> Result<bool, RepoError>;
     /// Removes the code; `true` for the one caller that removed it.
     async fn consume(&self, id: &str) -> Result<bool, RepoError>;
+}
+
+/// Why a code could not be sent.
+#[derive(Debug, Error)]
+pub enum CodeSendError {
+    /// The recipient had [`SEND_LIMIT`] sends within [`SEND_WINDOW_SECS`] (429 `request.message_rate_limited`).
+    #[error("too many codes were sent to this recipient")]
+    RateLimited,
+    /// The connector failed; the text is for the operator's log.
+    #[error(transparent)]
+    Connector(#[from] ConnectorError),
+    #[error(transparent)]
+    Storage(#[from] RepoError),
+}
+
+/// Why a code was not accepted (Logto's `verification_code.*` codes).
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CodeCheckError {
+    /// No such code for this purpose, or already used (`verification_code.not_found`).
+    #[error("no such code")]
+    NotFound,
+    /// The code was sent to another identifier (`verification_code.email_mismatch` / `phone_mismatch`).
+    #[error("the code was sent to another identifier")]
+    IdentifierMismatch,
+    #[error("the code has expired")]
+    Expired,
+    /// The code had its [`CODE_MAX_ATTEMPTS`] checks (`verification_code.exceed_max_try`).
+    #[error("the code had too many checks")]
+    AttemptsExceeded,
+    /// A wrong code (`verification_code.code_mismatch`); the caller counts it in the sentinel.
+    #[error("wrong code")]
+    Mismatch,
+    #[error(transparent)]
+    Storage(#[from] RepoError),
+}
+
+/// Sends codes through the connector and checks them against the store: the one implementation of the limits
+/// (sends per recipient, checks per code, expiry, single use) for every flow that uses codes.
+#[derive(Clone)]
+pub struct CodeDelivery {
+    pub codes: Arc<dyn VerificationCodeRepository>,
+    pub connector: Arc<dyn MessageConnector>,
+}
+
+impl fmt::Debug for CodeDelivery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CodeDelivery { .. }")
+    }
+}
+
+impl CodeDelivery {
+    /// Issues a code for `purpose` bound to `target` (the recipient's digest), stores it in place of earlier ones
+    /// and sends it, unless the recipient already had its share of sends in the window.
+    pub async fn send(
+        &self,
+        recipient: CodeRecipient,
+        target: SecretHash,
+        purpose: CodePurpose,
+        now: Timestamp,
+    ) -> Result<VerificationCode, CodeSendError> {
+        if !self.codes.record_send(&target, now, now.plus_secs(-SEND_WINDOW_SECS), SEND_LIMIT).await? {
+            return Err(CodeSendError::RateLimited);
+        }
+        let (code, record) = VerificationCode::issue(purpose, target, now);
+        self.codes.insert(&record).await?;
+        let message = CodeMessage { to: recipient, purpose, code, locale: None };
+        self.connector.send(&message).await?;
+        Ok(record)
+    }
+
+    /// Checks `code` against the stored code `id`: it must be for `purpose`, sent to `target`, unexpired and
+    /// within its checks (each call spends one); a right code is used up.
+    pub async fn check(
+        &self,
+        id: &str,
+        purpose: CodePurpose,
+        target: &SecretHash,
+        code: &str,
+        now: Timestamp,
+    ) -> Result<(), CodeCheckError> {
+        let record =
+            self.codes.find(id).await?.filter(|record| record.purpose == purpose).ok_or(CodeCheckError::NotFound)?;
+        if record.target != *target {
+            return Err(CodeCheckError::IdentifierMismatch);
+        }
+        if record.expires_at <= now {
+            return Err(CodeCheckError::Expired);
+        }
+        if !self.codes.begin_attempt(&record.id, now, CODE_MAX_ATTEMPTS).await? {
+            return Err(CodeCheckError::AttemptsExceeded);
+        }
+        if !record.matches(code) {
+            return Err(CodeCheckError::Mismatch);
+        }
+        if !self.codes.consume(&record.id).await? {
+            return Err(CodeCheckError::NotFound);
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

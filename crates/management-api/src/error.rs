@@ -5,8 +5,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use latchkey_auth::AuthError;
 use latchkey_auth::error_body::error_response;
-use latchkey_domain::mfa::MfaError;
-use latchkey_domain::password::PasswordError;
 use latchkey_domain::ports::{Conflict, RepoError};
 use latchkey_domain::service::AccountError;
 use latchkey_domain::sign_in_experience::SignInExperienceError;
@@ -217,77 +215,10 @@ const PRECONDITION_FAILED: (StatusCode, &str, &str) = (
     "The resource was changed after the version named in If-Match was read. Read it again and retry.",
 );
 
-/// Logto's status and code for each refusal of a user use case.
+/// Logto's status and code for each refusal of a user use case (the domain's table).
 fn account_wire(error: &AccountError) -> (StatusCode, &'static str, &'static str) {
-    const UNAVAILABLE: &str = "The service is temporarily unavailable. Please try again later.";
-    const INTERNAL: &str = "Internal server error.";
-    match error {
-        AccountError::UserNotFound => (StatusCode::NOT_FOUND, "entity.not_found", "The resource does not exist."),
-        AccountError::UsernameInUse => {
-            (StatusCode::UNPROCESSABLE_ENTITY, "user.username_already_in_use", "This username is already in use.")
-        }
-        AccountError::EmailInUse => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "user.email_already_in_use",
-            "This email is associated with an existing account.",
-        ),
-        AccountError::PhoneInUse => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "user.phone_already_in_use",
-            "This phone number is associated with an existing account.",
-        ),
-        AccountError::VersionConflict => (
-            StatusCode::CONFLICT,
-            "entity.concurrent_update",
-            "The entity was changed by another request at the same time. Please try again.",
-        ),
-        AccountError::PreconditionFailed => PRECONDITION_FAILED,
-        AccountError::InvalidCredentials => {
-            (StatusCode::UNPROCESSABLE_ENTITY, "session.invalid_credentials", "Wrong identifier or password.")
-        }
-        AccountError::Suspended => (StatusCode::UNAUTHORIZED, "user.suspended", "This account has been suspended."),
-        AccountError::PasswordRejected(_) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, "password.rejected", "The password does not meet the policy.")
-        }
-        AccountError::Password(
-            PasswordError::MalformedDigest { .. } | PasswordError::UnsupportedLegacyAlgorithm(_),
-        ) => (
-            StatusCode::BAD_REQUEST,
-            "user.invalid_password_digest",
-            "The password digest is invalid for its algorithm.",
-        ),
-        AccountError::Password(PasswordError::CostOutOfBounds { .. }) => (
-            StatusCode::BAD_REQUEST,
-            "user.password_digest_cost_out_of_bounds",
-            "The password digest asks for more work than this server allows.",
-        ),
-        AccountError::CustomData(_) => (StatusCode::BAD_REQUEST, "guard.invalid_input", "The request body is invalid."),
-        AccountError::IdentityInUse => (
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "user.identity_already_in_use",
-            "The social account has been associated with an existing account.",
-        ),
-        AccountError::IdentityNotFound => {
-            (StatusCode::NOT_FOUND, "user.identity_not_exist", "The social account has not been registered yet.")
-        }
-        AccountError::Mfa(error) if error.is_internal() => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "unexpected_error", INTERNAL)
-        }
-        AccountError::Mfa(MfaError::FactorNotFound) => {
-            (StatusCode::NOT_FOUND, "entity.not_found", "The resource does not exist.")
-        }
-        AccountError::Mfa(
-            error @ (MfaError::TotpAlreadyInUse
-            | MfaError::WrongBackupCodeFormat
-            | MfaError::BackupCodeAlreadyInUse
-            | MfaError::BackupCodeCanNotBeAlone),
-        ) => (StatusCode::UNPROCESSABLE_ENTITY, error.logto_code(), "The MFA factor cannot be bound."),
-        AccountError::Mfa(error) => (StatusCode::BAD_REQUEST, error.logto_code(), "The MFA request is invalid."),
-        AccountError::Password(PasswordError::Hashing(_)) | AccountError::SecretBox(_) => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "unexpected_error", INTERNAL)
-        }
-        AccountError::Storage(_) => (StatusCode::SERVICE_UNAVAILABLE, "service_unavailable", UNAVAILABLE),
-    }
+    let (status, code, message) = error.logto_error();
+    (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), code, message)
 }
 
 impl ResponseError for ApiError {

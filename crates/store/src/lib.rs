@@ -35,6 +35,7 @@ mod subject_tokens;
 mod token_state;
 mod users;
 mod verification_codes;
+mod verification_records;
 
 use std::time::Duration;
 
@@ -54,6 +55,7 @@ pub use subject_tokens::SeaSubjectTokenRepository;
 pub use token_state::SeaTokenStateRepository;
 pub use users::SeaUserRepository;
 pub use verification_codes::SeaVerificationCodeRepository;
+pub use verification_records::SeaVerificationRecordRepository;
 
 /// How long a SQLite connection waits for another writer's lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -184,6 +186,11 @@ impl Store {
     /// The domain's `VerificationCodeRepository` (email/phone codes and the per-recipient send log) on this pool.
     pub fn verification_codes(&self) -> SeaVerificationCodeRepository {
         SeaVerificationCodeRepository::new(self.connection.clone())
+    }
+
+    /// The domain's `VerificationRecordRepository` (the Account API's verification records) on this pool.
+    pub fn verification_records(&self) -> SeaVerificationRecordRepository {
+        SeaVerificationRecordRepository::new(self.connection.clone())
     }
 }
 

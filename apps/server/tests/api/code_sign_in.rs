@@ -28,14 +28,14 @@ struct Delivery {
 type Deliveries = Arc<Mutex<Vec<Delivery>>>;
 
 /// A real HTTP server on 127.0.0.1:0 that records the POSTs to `/hook` and answers 204.
-struct Receiver {
+pub(crate) struct Receiver {
     url: Url,
     deliveries: Deliveries,
     handle: ServerHandle,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub(crate) async fn start() -> Receiver {
         let deliveries: Deliveries = Arc::default();
         let shared = web::Data::new(Arc::clone(&deliveries));
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
@@ -68,7 +68,15 @@ impl Receiver {
         code
     }
 
-    fn count_to(&self, to: &str) -> usize {
+    /// The template type and code of the latest message sent to `to`.
+    pub(crate) fn latest_to(&self, to: &str) -> (String, String) {
+        let deliveries = self.deliveries.lock().unwrap();
+        let delivery = deliveries.iter().rev().find(|delivery| delivery.body["to"] == to).expect("a message to it");
+        let template = delivery.body["type"].as_str().expect("a template type").to_owned();
+        (template, delivery.body["payload"]["code"].as_str().expect("a code").to_owned())
+    }
+
+    pub(crate) fn count_to(&self, to: &str) -> usize {
         self.deliveries.lock().unwrap().iter().filter(|delivery| delivery.body["to"] == to).count()
     }
 }
@@ -80,7 +88,7 @@ async fn record(deliveries: web::Data<Deliveries>, request: HttpRequest, body: w
 }
 
 /// The servers under test, each sending codes through the HTTP connector to `receiver`.
-async fn apps_sending_to(receiver: &Receiver) -> Vec<TokenApp> {
+pub(crate) async fn apps_sending_to(receiver: &Receiver) -> Vec<TokenApp> {
     let url = receiver.url.clone();
     TokenApp::all_with(move |settings| {
         settings.connector = ConnectorKind::Http;

@@ -3,6 +3,8 @@
 //! `latchkey` binary for what only a process shows (exit codes, stderr, signals).
 
 mod account_center;
+mod account_changes;
+mod account_mfa;
 mod applications;
 mod binary;
 mod bootstrap;

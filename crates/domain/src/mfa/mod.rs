@@ -3,6 +3,7 @@
 pub mod backup_codes;
 pub mod rules;
 pub mod totp;
+pub mod view;
 pub mod webauthn;
 
 use serde::{Deserialize, Serialize};
@@ -14,6 +15,7 @@ use crate::secret_box::SecretBoxError;
 pub use backup_codes::{BACKUP_CODE_COUNT, BackupCode, BackupCodeSet};
 pub use rules::{EnabledFactors, bind, check_can_bind, remove, replace_totp, usable_factor_types};
 pub use totp::TotpFactor;
+pub use view::{BackupCodeView, MfaFactorView};
 pub use webauthn::WebAuthnCredential;
 
 /// One bound factor. `id` is a 21-character entity id.

@@ -79,6 +79,69 @@ pub enum AccountError {
     Storage(String),
 }
 
+impl AccountError {
+    /// Logto's answer to this refusal: HTTP status, error code and message. The one table both API crates answer
+    /// from; failures of the service itself (storage, hashing, sealing) get a generic message, their cause is for
+    /// the log.
+    pub fn logto_error(&self) -> (u16, &'static str, &'static str) {
+        const UNAVAILABLE: &str = "The service is temporarily unavailable. Please try again later.";
+        const INTERNAL: &str = "Internal server error.";
+        match self {
+            AccountError::UserNotFound => (404, "entity.not_found", "The resource does not exist."),
+            AccountError::UsernameInUse => (422, "user.username_already_in_use", "This username is already in use."),
+            AccountError::EmailInUse => {
+                (422, "user.email_already_in_use", "This email is associated with an existing account.")
+            }
+            AccountError::PhoneInUse => {
+                (422, "user.phone_already_in_use", "This phone number is associated with an existing account.")
+            }
+            AccountError::VersionConflict => (
+                409,
+                "entity.concurrent_update",
+                "The entity was changed by another request at the same time. Please try again.",
+            ),
+            AccountError::PreconditionFailed => (
+                412,
+                "request.precondition_failed",
+                "The resource was changed after the version named in If-Match was read. Read it again and retry.",
+            ),
+            AccountError::InvalidCredentials => (422, "session.invalid_credentials", "Wrong identifier or password."),
+            AccountError::Suspended => (401, "user.suspended", "This account has been suspended."),
+            AccountError::PasswordRejected(_) => (422, "password.rejected", "The password does not meet the policy."),
+            AccountError::Password(
+                PasswordError::MalformedDigest { .. } | PasswordError::UnsupportedLegacyAlgorithm(_),
+            ) => (400, "user.invalid_password_digest", "The password digest is invalid for its algorithm."),
+            AccountError::Password(PasswordError::CostOutOfBounds { .. }) => (
+                400,
+                "user.password_digest_cost_out_of_bounds",
+                "The password digest asks for more work than this server allows.",
+            ),
+            AccountError::CustomData(_) => (400, "guard.invalid_input", "The request body is invalid."),
+            AccountError::IdentityInUse => (
+                422,
+                "user.identity_already_in_use",
+                "The social account has been associated with an existing account.",
+            ),
+            AccountError::IdentityNotFound => {
+                (404, "user.identity_not_exist", "The social account has not been registered yet.")
+            }
+            AccountError::Mfa(error) if error.is_internal() => (500, "unexpected_error", INTERNAL),
+            AccountError::Mfa(MfaError::FactorNotFound) => (404, "entity.not_found", "The resource does not exist."),
+            AccountError::Mfa(
+                error @ (MfaError::TotpAlreadyInUse
+                | MfaError::WrongBackupCodeFormat
+                | MfaError::BackupCodeAlreadyInUse
+                | MfaError::BackupCodeCanNotBeAlone),
+            ) => (422, error.logto_code(), "The MFA factor cannot be bound."),
+            AccountError::Mfa(error) => (400, error.logto_code(), "The MFA request is invalid."),
+            AccountError::Password(PasswordError::Hashing(_)) | AccountError::SecretBox(_) => {
+                (500, "unexpected_error", INTERNAL)
+            }
+            AccountError::Storage(_) => (503, "service_unavailable", UNAVAILABLE),
+        }
+    }
+}
+
 impl From<RepoError> for AccountError {
     fn from(error: RepoError) -> Self {
         match error {
@@ -185,6 +248,19 @@ impl AccountService {
             PasswordCheck::Mismatch => Err(AccountError::InvalidCredentials),
             PasswordCheck::Match { needs_rehash: false } => Ok(user),
             PasswordCheck::Match { needs_rehash: true } => Ok(self.upgrade_hash(user, password, context).await),
+        }
+    }
+
+    /// Checks the password of the user `id` (a user without one costs a dummy verification) and answers the user.
+    pub async fn verify_password(&self, id: &UserId, password: &PlainPassword) -> Result<User, AccountError> {
+        let user = self.load(id).await?;
+        let Some(stored) = user.password.clone() else {
+            self.ports.hasher.dummy_verify(password).await;
+            return Err(AccountError::InvalidCredentials);
+        };
+        match self.ports.hasher.verify(password, &stored).await? {
+            PasswordCheck::Match { .. } => Ok(user),
+            PasswordCheck::Mismatch => Err(AccountError::InvalidCredentials),
         }
     }
 
@@ -300,6 +376,51 @@ impl AccountService {
             Ok(())
         })
         .await
+    }
+
+    /// Binds `secret` as the user's TOTP factor once `code` proves the authenticator holds it, in place of the
+    /// TOTP factor the user has, or as a new one (`PUT /my-account/mfa-verifications/totp`; see
+    /// [`mfa::rules::replace_totp`]). Checked in Logto's order: enabled, then the secret's format, then the code.
+    pub async fn replace_totp(
+        &self,
+        user_id: &UserId,
+        secret: &str,
+        code: &str,
+        enabled_factors: &[MfaFactorType],
+        write: UserWrite<'_>,
+    ) -> Result<User, AccountError> {
+        if !mfa::EnabledFactors::from(enabled_factors).allows(MfaFactorType::Totp) {
+            return Err(MfaError::FactorNotEnabled.into());
+        }
+        let mut totp = TotpFactor::seal(secret, self.ports.secrets.as_ref())?;
+        let now = self.ports.clock.now();
+        totp.record_step(mfa::totp::verify_code(secret, code, now, None)?);
+        let user = self.load(user_id).await?;
+        let id = self.ports.ids.entity_id();
+        let write = write.with_details(mfa_details("replaced", MfaFactorType::Totp));
+        self.update_with_retry(user, write.logged(keys::USER_MFA_UPDATED), |user| {
+            mfa::rules::replace_totp(&mut user.mfa_factors, id.clone(), now, totp.clone(), enabled_factors)?;
+            user.logto_config.mfa.enabled = Some(true);
+            Ok(())
+        })
+        .await
+    }
+
+    /// The user's backup codes in clear with when each was used (`GET /my-account/mfa-verifications/backup-codes`),
+    /// or `None` when the user has no backup-code set.
+    pub async fn reveal_backup_codes(
+        &self,
+        user_id: &UserId,
+    ) -> Result<Option<Vec<mfa::view::BackupCodeView>>, AccountError> {
+        let user = self.load(user_id).await?;
+        let Some(set) = user.mfa_factors.iter().find_map(|factor| match &factor.kind {
+            MfaFactorKind::BackupCode(set) => Some(set),
+            _ => None,
+        }) else {
+            return Ok(None);
+        };
+        let codes = set.reveal(self.ports.secrets.as_ref())?;
+        Ok(Some(codes.into_iter().map(|(code, used_at)| mfa::view::BackupCodeView::new(code, used_at)).collect()))
     }
 
     /// Records a completed sign-in (`lastSignInAt`).
@@ -921,5 +1042,57 @@ mod tests {
         let user = service.remove_mfa_factor(&id, &totp_id, UserWrite::new(&ctx())).await.unwrap();
         assert!(user.mfa_factors.is_empty(), "{:?}", user.mfa_factors);
         assert!(row.lock().unwrap().mfa_factors.is_empty());
+    }
+    #[tokio::test]
+    async fn replacing_totp_needs_a_right_code_and_keeps_one_totp_factor() {
+        let (users, row) = repository_holding(existing_user());
+        let service = service(users, MockPasswordHasher::new());
+        let id = existing_user().id;
+        let enabled = [MfaFactorType::Totp, MfaFactorType::BackupCode];
+        let first = mfa::totp::generate_secret();
+        let code = mfa::totp::code_at(&first, NOW).unwrap();
+
+        let not_enabled = service.replace_totp(&id, &first, &code, &[], UserWrite::new(&ctx())).await;
+        assert!(matches!(not_enabled, Err(AccountError::Mfa(MfaError::FactorNotEnabled))), "{not_enabled:?}");
+        let malformed = service.replace_totp(&id, "not-base32", &code, &enabled, UserWrite::new(&ctx())).await;
+        assert!(matches!(malformed, Err(AccountError::Mfa(MfaError::TotpSecretInvalid))), "{malformed:?}");
+        let wrong = service.replace_totp(&id, &first, "000000", &enabled, UserWrite::new(&ctx())).await;
+        assert!(matches!(wrong, Err(AccountError::Mfa(MfaError::InvalidTotpCode))), "{wrong:?}");
+        assert!(row.lock().unwrap().mfa_factors.is_empty(), "a refusal binds nothing");
+
+        let added = service.replace_totp(&id, &first, &code, &enabled, UserWrite::new(&ctx())).await.unwrap();
+        assert_eq!(added.mfa_factors.len(), 1, "no TOTP yet: added");
+        assert_eq!(added.logto_config.mfa.enabled, Some(true));
+        service.generate_backup_codes(&id, &enabled, &ctx()).await.unwrap();
+
+        let second = mfa::totp::generate_secret();
+        let code = mfa::totp::code_at(&second, NOW).unwrap();
+        let replaced = service.replace_totp(&id, &second, &code, &enabled, UserWrite::new(&ctx())).await.unwrap();
+        let types: Vec<_> = replaced.mfa_factors.iter().map(MfaFactor::factor_type).collect();
+        assert_eq!(types, [MfaFactorType::Totp, MfaFactorType::BackupCode], "replaced in place");
+        assert_ne!(replaced.mfa_factors[0].id, added.mfa_factors[0].id, "under a new id");
+        let MfaFactorKind::Totp(totp) = &replaced.mfa_factors[0].kind else { panic!("a TOTP factor") };
+        assert_eq!(totp.reveal_secret(secrets().as_ref()).unwrap(), second);
+    }
+
+    #[tokio::test]
+    async fn backup_codes_are_revealed_with_their_use_and_none_without_a_set() {
+        let (users, _row) = repository_holding(existing_user());
+        let service = service(users, MockPasswordHasher::new());
+        let id = existing_user().id;
+        let enabled = [MfaFactorType::Totp, MfaFactorType::BackupCode];
+        assert_eq!(service.reveal_backup_codes(&id).await.unwrap(), None);
+
+        service.bind_totp_secret(&id, &mfa::totp::generate_secret(), &enabled, UserWrite::new(&ctx())).await.unwrap();
+        let (_, codes) = service.generate_backup_codes(&id, &enabled, &ctx()).await.unwrap();
+        service.use_backup_code(&id, &codes[2], &ctx()).await.unwrap();
+
+        let revealed = service.reveal_backup_codes(&id).await.unwrap().expect("a set");
+        let clear: Vec<&str> = revealed.iter().map(|view| view.code.as_str()).collect();
+        assert_eq!(clear, codes.iter().map(String::as_str).collect::<Vec<_>>());
+        assert_eq!(revealed[2].used_at, Some(NOW.to_iso8601()));
+        assert!(revealed.iter().enumerate().all(|(index, view)| index == 2 || view.used_at.is_none()));
+        let json = serde_json::to_value(&revealed[0]).unwrap();
+        assert_eq!(json, serde_json::json!({ "code": codes[0] }), "an unused code has no usedAt");
     }
 }

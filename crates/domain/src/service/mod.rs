@@ -4,6 +4,7 @@
 mod accounts;
 mod sign_in;
 mod user_admin;
+mod verifications;
 
 pub use accounts::{AccountError, AccountService, NewPassword, NewUser, Ports, TotpEnrolment, UserWrite};
 pub use sign_in::{
@@ -11,3 +12,4 @@ pub use sign_in::{
     SignInPorts, SignInService, SignedIn,
 };
 pub use user_admin::{DEFAULT_TOMBSTONE_RETENTION, ProvisionedTotp, UserAdminService, UserPatch};
+pub use verifications::{RecordMade, VerificationError, VerificationPorts, VerificationService};

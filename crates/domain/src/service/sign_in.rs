@@ -29,14 +29,14 @@ use crate::ports::{RepoError, UserRepository};
 use crate::secrets::{OpaqueSecret, SecretHash, hash_secret};
 use crate::service::{AccountError, AccountService};
 use crate::sign_in::{
-    IdentifierKind, MfaSettings, PENDING_MFA_MAX_ATTEMPTS, PendingMfa, PendingMfaRepository, SentinelFailure,
-    SentinelPolicy, SentinelRepository, SignInIdentifier,
+    IdentifierKind, MfaSettings, PENDING_MFA_MAX_ATTEMPTS, PendingMfa, PendingMfaRepository, Sentinel, SentinelPolicy,
+    SentinelRepository, SignInIdentifier,
 };
 use crate::sign_in_experience::SignInExperienceRepository;
 use crate::user::User;
 use crate::verification_code::{
-    CODE_MAX_ATTEMPTS, CodeMessage, CodePurpose, CodeRecipient, MessageConnector, SEND_LIMIT, SEND_WINDOW_SECS,
-    VerificationCode, VerificationCodeRepository,
+    CodeCheckError, CodeDelivery, CodePurpose, CodeRecipient, CodeSendError, MessageConnector,
+    VerificationCodeRepository,
 };
 
 /// Who acts while a user signs in: the user, through the signing-in client.
@@ -75,6 +75,12 @@ pub struct CodeSignInPorts {
 impl std::fmt::Debug for CodeSignInPorts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("CodeSignInPorts { .. }")
+    }
+}
+
+impl CodeSignInPorts {
+    fn delivery(&self) -> CodeDelivery {
+        CodeDelivery { codes: Arc::clone(&self.codes), connector: Arc::clone(&self.connector) }
     }
 }
 
@@ -137,6 +143,29 @@ pub enum SignInError {
 impl From<RepoError> for SignInError {
     fn from(error: RepoError) -> Self {
         SignInError::Storage(error.to_string())
+    }
+}
+
+impl From<CodeSendError> for SignInError {
+    fn from(error: CodeSendError) -> Self {
+        match error {
+            CodeSendError::RateLimited => SignInError::MessageRateLimited,
+            CodeSendError::Connector(error) => SignInError::ConnectorFailed(error.to_string()),
+            CodeSendError::Storage(error) => error.into(),
+        }
+    }
+}
+
+/// The refusals a caller does not treat itself (mismatches need the sentinel and the identifier kind).
+impl From<CodeCheckError> for SignInError {
+    fn from(error: CodeCheckError) -> Self {
+        match error {
+            CodeCheckError::NotFound | CodeCheckError::IdentifierMismatch => SignInError::CodeNotFound,
+            CodeCheckError::Expired => SignInError::CodeExpired,
+            CodeCheckError::AttemptsExceeded => SignInError::CodeAttemptsExceeded,
+            CodeCheckError::Mismatch => SignInError::CodeMismatch,
+            CodeCheckError::Storage(error) => error.into(),
+        }
     }
 }
 
@@ -221,13 +250,14 @@ impl MfaAnswer {
 #[derive(Debug, Clone)]
 pub struct SignInService {
     ports: SignInPorts,
-    sentinel: SentinelPolicy,
+    sentinel: Sentinel,
     /// `None` when no message connector is configured: code sign-in answers `ConnectorNotFound`.
     codes: Option<CodeSignInPorts>,
 }
 
 impl SignInService {
     pub fn new(ports: SignInPorts, sentinel: SentinelPolicy) -> Self {
+        let sentinel = Sentinel::new(Arc::clone(&ports.sentinel), sentinel);
         Self { ports, sentinel, codes: None }
     }
 
@@ -269,15 +299,8 @@ impl SignInService {
         let codes = self.codes.as_ref().ok_or(SignInError::ConnectorNotFound)?;
         self.check_client(client_id).await?;
         let recipient = CodeRecipient::from_identifier(identifier).ok_or(SignInError::NotARecipient)?;
-        let target = identifier.sentinel_target();
         let now = self.ports.clock.now();
-        if !codes.codes.record_send(&target, now, now.plus_secs(-SEND_WINDOW_SECS), SEND_LIMIT).await? {
-            return Err(SignInError::MessageRateLimited);
-        }
-        let (code, record) = VerificationCode::issue(CodePurpose::SignIn, target, now);
-        codes.codes.insert(&record).await?;
-        let message = CodeMessage { to: recipient, purpose: CodePurpose::SignIn, code, locale: None };
-        codes.connector.send(&message).await.map_err(|error| SignInError::ConnectorFailed(error.to_string()))?;
+        let record = codes.delivery().send(recipient, identifier.sentinel_target(), CodePurpose::SignIn, now).await?;
         Ok(CodeSent { verification_id: record.id, expires_at: record.expires_at })
     }
 
@@ -290,26 +313,13 @@ impl SignInService {
         let target = request.identifier.sentinel_target();
         self.ensure_not_blocked(&target).await?;
         let now = self.ports.clock.now();
-        let record = codes
-            .codes
-            .find(&request.verification_id)
-            .await?
-            .filter(|record| record.purpose == CodePurpose::SignIn)
-            .ok_or(SignInError::CodeNotFound)?;
-        if record.target != target {
-            return Err(SignInError::CodeIdentifierMismatch { kind: request.identifier.kind() });
-        }
-        if record.expires_at <= now {
-            return Err(SignInError::CodeExpired);
-        }
-        if !codes.codes.begin_attempt(&record.id, now, CODE_MAX_ATTEMPTS).await? {
-            return Err(SignInError::CodeAttemptsExceeded);
-        }
-        if !record.matches(&request.code) {
-            return Err(self.fail(&target, SignInError::CodeMismatch).await);
-        }
-        if !codes.codes.consume(&record.id).await? {
-            return Err(SignInError::CodeNotFound);
+        match codes.delivery().check(&request.verification_id, CodePurpose::SignIn, &target, &request.code, now).await {
+            Ok(()) => {}
+            Err(CodeCheckError::Mismatch) => return Err(self.fail(&target, SignInError::CodeMismatch).await),
+            Err(CodeCheckError::IdentifierMismatch) => {
+                return Err(SignInError::CodeIdentifierMismatch { kind: request.identifier.kind() });
+            }
+            Err(other) => return Err(other.into()),
         }
         let user = match &recipient {
             CodeRecipient::Email(email) => codes.users.find_by_email(email).await?,
@@ -431,8 +441,7 @@ impl SignInService {
     }
 
     async fn ensure_not_blocked(&self, target: &SecretHash) -> Result<(), SignInError> {
-        let now = self.ports.clock.now();
-        match self.ports.sentinel.blocked_until(target, now).await? {
+        match self.sentinel.blocked_until(target, self.ports.clock.now()).await? {
             Some(until) => Err(SignInError::Blocked { until }),
             None => Ok(()),
         }
@@ -441,25 +450,11 @@ impl SignInService {
     /// Records a failed check on `target` and returns the error to answer: `refusal`, or `Blocked` when this
     /// failure reached the limit (Logto answers that very attempt with the block).
     async fn fail(&self, target: &SecretHash, refusal: SignInError) -> SignInError {
-        match self.report_failure(target).await {
+        match self.sentinel.report_failure(target, self.ports.clock.now()).await {
             Ok(None) => refusal,
             Ok(Some(until)) => SignInError::Blocked { until },
             Err(error) => error.into(),
         }
-    }
-
-    async fn report_failure(&self, target: &SecretHash) -> Result<Option<Timestamp>, RepoError> {
-        let now = self.ports.clock.now();
-        let sentinel = &self.ports.sentinel;
-        let since = now.plus_secs(-self.sentinel.window_secs);
-        let earlier = sentinel.count_failures_since(target, since).await?;
-        let blocked_until =
-            (earlier + 1 >= self.sentinel.max_failures).then(|| now.plus_secs(self.sentinel.lockout_secs));
-        sentinel.record_failure(&SentinelFailure { target: target.clone(), created_at: now, blocked_until }).await?;
-        // Failures older than both the window and the lockout decide nothing any more.
-        let horizon = now.plus_secs(-self.sentinel.window_secs.max(self.sentinel.lockout_secs));
-        sentinel.forget_before(horizon).await?;
-        Ok(blocked_until)
     }
 }
 
@@ -604,7 +599,10 @@ mod tests {
                 applications: applications(ApplicationType::Spa, false),
                 sentinel: sentinel(0),
                 pending: MockPendingMfaRepository::new(),
-                mfa: MfaSettings::default(),
+                mfa: MfaSettings {
+                    factors: vec![MfaFactorType::Totp, MfaFactorType::WebAuthn, MfaFactorType::BackupCode],
+                    policy: MfaPolicy::UserControlled,
+                },
             }
         }
 

@@ -13,7 +13,7 @@ use crate::audit::{AuditContext, keys};
 use crate::identifiers::{Email, Phone, Username};
 use crate::ids::UserId;
 use crate::mfa::{self, MfaFactorType};
-use crate::password::{PasswordCheck, PlainPassword};
+use crate::password::PlainPassword;
 use crate::ports::{Conflict, RepoError};
 use crate::service::accounts::{AccountError, AccountService, NewUser, UserWrite, account_label};
 use crate::session::RevokeReason;
@@ -192,16 +192,7 @@ impl UserAdminService {
     /// Checks `password` against the user's. A user without a password costs a dummy verification, so that the
     /// answer takes as long either way.
     pub async fn verify_password(&self, id: &UserId, password: &PlainPassword) -> Result<(), AccountError> {
-        let user = self.accounts.load(id).await?;
-        let hasher = &self.accounts.ports().hasher;
-        let Some(stored) = user.password else {
-            hasher.dummy_verify(password).await;
-            return Err(AccountError::InvalidCredentials);
-        };
-        match hasher.verify(password, &stored).await? {
-            PasswordCheck::Match { .. } => Ok(()),
-            PasswordCheck::Mismatch => Err(AccountError::InvalidCredentials),
-        }
+        self.accounts.verify_password(id, password).await.map(drop)
     }
 
     /// Suspends or reinstates the user. Suspension ends every session in the same transaction; reinstating

@@ -62,18 +62,8 @@ pub(crate) fn with_etag(user: &User) -> HttpResponseBuilder {
 /// `If-Match` strongly), so a weak or foreign tag is refused with 412 before anything is read.
 pub(crate) fn expected_version(request: &HttpRequest) -> Result<Option<Version>, ApiError> {
     let Some(value) = request.headers().get(header::IF_MATCH) else { return Ok(None) };
-    let value = value.to_str().map_err(|_| ApiError::UnusableIfMatch)?.trim();
-    if value == "*" {
-        return Ok(None);
-    }
-    // A list names several acceptable versions; only the first is honoured, as this API never sends more than one.
-    let first = value.split(',').next().unwrap_or_default().trim();
-    first
-        .strip_prefix('"')
-        .and_then(|rest| rest.strip_suffix('"'))
-        .and_then(|version| version.parse::<i64>().ok())
-        .map(|version| Some(Version(version)))
-        .ok_or(ApiError::UnusableIfMatch)
+    let value = value.to_str().map_err(|_| ApiError::UnusableIfMatch)?;
+    Version::from_entity_tag(value).ok_or(ApiError::UnusableIfMatch)
 }
 
 #[cfg(test)]

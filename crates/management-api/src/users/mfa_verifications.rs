@@ -6,7 +6,7 @@
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use latchkey_auth::error_body::ErrorBody;
-use latchkey_domain::mfa::{MfaFactor, MfaFactorKind, MfaFactorType};
+use latchkey_domain::mfa::{MfaFactor, MfaFactorType, MfaFactorView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -42,26 +42,18 @@ pub struct MfaVerificationBody {
 }
 
 impl MfaVerificationBody {
+    /// The domain's list view of `factor` (one definition, shared with the Account API).
     fn new(factor: &MfaFactor) -> Self {
-        let mut body = Self {
-            id: factor.id.clone(),
-            created_at: factor.created_at.to_iso8601(),
-            last_used_at: None,
-            factor_type: factor.factor_type().as_str(),
-            agent: None,
-            name: None,
-            remain_codes: None,
-        };
-        match &factor.kind {
-            MfaFactorKind::Totp(_) => {}
-            MfaFactorKind::WebAuthn(credential) => {
-                body.last_used_at = factor.last_used_at.map(|at| at.to_iso8601());
-                body.agent = Some(credential.agent.clone());
-                body.name.clone_from(&credential.name);
-            }
-            MfaFactorKind::BackupCode(set) => body.remain_codes = Some(set.remaining()),
+        let view = MfaFactorView::new(factor);
+        Self {
+            id: view.id,
+            created_at: view.created_at,
+            last_used_at: view.last_used_at,
+            factor_type: view.factor_type,
+            agent: view.agent,
+            name: view.name,
+            remain_codes: view.remain_codes,
         }
-        body
     }
 }
 
