@@ -515,6 +515,8 @@ fn account_deps(state: &AppState, settings: &Settings, connector: Arc<dyn Messag
         account_center: Arc::new(state.store.account_center()),
         applications: Arc::new(state.store.applications()),
         sign_in_experience: Arc::new(state.store.sign_in_experience()),
+        audit_log: Arc::new(state.store.audit_log()),
+        clock: Arc::new(SystemClock),
     }
 }
 

@@ -13,9 +13,10 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use latchkey_auth::Principal;
 use latchkey_auth::error_body::ErrorBody;
+use latchkey_domain::Clock;
 use latchkey_domain::account_center::AccountCenterRepository;
 use latchkey_domain::application::ApplicationRepository;
-use latchkey_domain::audit::{Actor, AuditContext};
+use latchkey_domain::audit::{Actor, AuditContext, AuditLogRepository};
 use latchkey_domain::identifiers::{Email, Phone, Username};
 use latchkey_domain::password::PlainPassword;
 use latchkey_domain::service::{AccountError, UserAdminService, UserPatch, UserWrite, VerificationService};
@@ -43,6 +44,9 @@ pub struct AccountDeps {
     pub applications: Arc<dyn ApplicationRepository>,
     /// The password policy of `POST /password`.
     pub sign_in_experience: Arc<dyn SignInExperienceRepository>,
+    /// The user's own entries, for the export.
+    pub audit_log: Arc<dyn AuditLogRepository>,
+    pub clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for AccountDeps {
@@ -56,8 +60,10 @@ pub(crate) fn routes(config: &mut ServiceConfig) {
         .service(
             web::resource("/api/my-account")
                 .route(web::get().to(crate::my_account::get_my_account))
-                .route(web::patch().to(update_account)),
+                .route(web::patch().to(update_account))
+                .route(web::delete().to(crate::account_data::delete_account)),
         )
+        .service(web::resource("/api/my-account/export").route(web::get().to(crate::account_data::export_account)))
         .service(web::resource("/api/my-account/profile").route(web::patch().to(update_profile)))
         .service(web::resource("/api/my-account/password").route(web::post().to(set_password)))
         .service(
@@ -141,7 +147,7 @@ fn audit_context(caller: &AccountCaller, request: &HttpRequest) -> AuditContext 
 }
 
 /// The version named by `If-Match` (Latchkey's optimistic concurrency; absent or `*` accepts any).
-fn expected_version(request: &HttpRequest) -> Result<Option<Version>, ApiError> {
+pub(crate) fn expected_version(request: &HttpRequest) -> Result<Option<Version>, ApiError> {
     match request.headers().get(header::IF_MATCH) {
         None => Ok(None),
         Some(value) => Version::from_entity_tag(value.to_str().unwrap_or_default())

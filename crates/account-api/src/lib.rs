@@ -8,6 +8,7 @@
 //! `latchkey-store`, the migrations or the Management API crate.
 
 pub mod account;
+pub mod account_data;
 pub mod error;
 pub mod mfa;
 pub mod my_account;

@@ -10,7 +10,7 @@ use latchkey_auth::openapi::SecuritySchemes;
 use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::{account, mfa, my_account, sign_in};
+use crate::{account, account_data, mfa, my_account, sign_in};
 
 /// The Account API's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -22,6 +22,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     paths(
         my_account::get_my_account,
         account::update_account,
+        account_data::delete_account,
+        account_data::export_account,
         account::update_profile,
         account::set_password,
         account::set_primary_email,

@@ -124,6 +124,11 @@ pub enum AccountRoute {
     /// `GET /api/my-account/mfa-verifications/backup-codes`: no field gate (as Logto), a verification record, and
     /// (stricter than Logto, which checks no client on reads) a first-party client, since it reveals credentials.
     RevealBackupCodes,
+    /// `DELETE /api/my-account` (extension): a verification record and a first-party client.
+    DeleteAccount,
+    /// `GET /api/my-account/export` (extension): everything about the user in one answer, so as guarded as a
+    /// change: a verification record and a first-party client.
+    ExportAccount,
 }
 
 /// What the decision is taken on, besides the caller: plain data the handler gathers first.
@@ -202,6 +207,9 @@ pub fn decide_route(
         }
         AccountRoute::GenerateMfaSecret => (vec![], false, vec![], vec![], false, Verification::Never),
         AccountRoute::RevealBackupCodes => (identities(), true, vec![], vec![], true, Verification::Always),
+        AccountRoute::DeleteAccount | AccountRoute::ExportAccount => {
+            (vec![], false, vec![], vec![], true, Verification::Always)
+        }
     };
     let missing = |scope: &'static str| Denial::MissingScope { scope, answered_401 };
     if let Some((scope, _)) = scopes.into_iter().find(|(scope, needed)| *needed && !caller.has_scope(scope)) {
@@ -412,6 +420,12 @@ mod tests {
             (&bare, MakeVerificationRecord, facts(&editable, true, false, true), Ok(())),
             (&bare, MakeVerificationRecord, facts(&editable, false, false, true), Err(Denial::ThirdPartyApplication)),
             (&bare, MakeVerificationRecord, facts(&disabled, true, false, true), Err(Denial::AccountCenterDisabled)),
+            (&bare, DeleteAccount, facts(&editable, true, false, true), Err(Denial::VerificationRequired)),
+            (&bare, DeleteAccount, facts(&editable, true, true, true), Ok(())),
+            (&bare, DeleteAccount, facts(&editable, false, true, true), Err(Denial::ThirdPartyApplication)),
+            (&bare, ExportAccount, facts(&editable, true, false, true), Err(Denial::VerificationRequired)),
+            (&bare, ExportAccount, facts(&editable, true, true, true), Ok(())),
+            (&bare, ExportAccount, facts(&disabled, true, true, true), Err(Denial::AccountCenterDisabled)),
         ];
         for (caller, route, facts, expected) in table {
             let decision = decide_route(caller, route, facts).map(|authorized| assert_eq!(authorized.route(), route));

@@ -446,3 +446,76 @@ async fn gates_scopes_and_third_party_clients_are_refused_with_logtos_codes_and_
         );
     }
 }
+
+#[tokio::test]
+async fn the_export_holds_no_secret_and_a_deleted_account_can_be_restored_by_an_administrator() {
+    use latchkey_domain::mfa::MfaFactorType;
+    use latchkey_domain::sign_in_experience::SignInExperienceRepository;
+
+    let receiver = Receiver::start().await;
+    for app in apps_sending_to(&receiver).await {
+        enable_account_center(&app).await;
+        let backend = app.backend;
+        let sign_in_experience = app.store.sign_in_experience();
+        let mut stored = sign_in_experience.get().await.unwrap();
+        stored.settings.mfa.factors = vec![MfaFactorType::Totp];
+        sign_in_experience.save(&stored.settings, stored.version, SystemClock.now()).await.unwrap();
+        let user_id = create_user(&app, json!({"username": "leaving", "password": PASSWORD})).await;
+        let management = app.management_token().await;
+        let secret = "JBSWY3DPEHPK3PXPJBSWY3DP";
+        let bound = app
+            .client
+            .post(format!("{}/api/users/{user_id}/mfa-verifications", app.address))
+            .bearer_auth(&management)
+            .json(&json!({"type": "Totp", "secret": secret}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bound.status().as_u16(), 200, "on {backend}");
+        let client = app.user_app(ApplicationType::Spa, false).await;
+        let me = session(&app, &user_id, &client.id).await;
+
+        expect_error(
+            me.send(Method::GET, "/api/my-account/export", None, None).await,
+            401,
+            "verification_record.permission_denied",
+            backend,
+        )
+        .await;
+        let record = me.password_record(PASSWORD).await;
+        let export = me.send(Method::GET, "/api/my-account/export", Some(&record), None).await;
+        assert_eq!(export.status().as_u16(), 200, "on {backend}");
+        assert_eq!(export.headers()["cache-control"], "no-store");
+        let text = export.text().await.unwrap();
+        assert!(!text.contains(secret) && !text.contains("argon2"), "no secret in the export: {text}");
+        let export: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(export["account"]["id"], user_id.as_str());
+        assert_eq!(export["account"]["hasPassword"], true);
+        assert_eq!(export["account"]["mfaVerifications"][0]["type"], "Totp");
+        let keys: Vec<&str> =
+            export["auditLog"].as_array().unwrap().iter().filter_map(|entry| entry["key"].as_str()).collect();
+        assert!(keys.contains(&keys::USER_CREATED) && keys.contains(&keys::USER_MFA_UPDATED), "{keys:?}");
+        assert_eq!(export["auditLogTruncated"], false);
+
+        expect_error(
+            me.send(Method::DELETE, "/api/my-account", None, None).await,
+            401,
+            "verification_record.permission_denied",
+            backend,
+        )
+        .await;
+        assert_eq!(me.status(Method::DELETE, "/api/my-account", Some(&record), None).await, 204, "on {backend}");
+        assert_eq!(me.status(Method::GET, "/api/my-account", None, None).await, 401, "the token died with the account");
+        let restored = app
+            .client
+            .post(format!("{}/api/users/{user_id}/restore", app.address))
+            .bearer_auth(&management)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(restored.status().as_u16(), 200, "on {backend}");
+        let logged = audit_keys(&app, &user_id).await;
+        let by_user = Actor::User { id: user_id.as_str().to_owned() };
+        assert!(logged.iter().any(|(key, actor)| key == keys::USER_DELETED && *actor == by_user), "{logged:?}");
+    }
+}

@@ -17,6 +17,8 @@ const SERVED_ROUTES: &[(&str, &str)] = &[
     ("POST", "/oidc/token/revocation"),
     ("GET", "/api/my-account"),
     ("PATCH", "/api/my-account"),
+    ("DELETE", "/api/my-account"),
+    ("GET", "/api/my-account/export"),
     ("PATCH", "/api/my-account/profile"),
     ("POST", "/api/my-account/password"),
     ("POST", "/api/my-account/primary-email"),
@@ -112,6 +114,8 @@ const EXTENSIONS: &[(&str, &str)] = &[
     ("POST", "/api/sign-out"),
     ("POST", "/api/users/{userId}/restore"),
     ("GET", "/api/users/{userId}/logs"),
+    ("DELETE", "/api/my-account"),
+    ("GET", "/api/my-account/export"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];
