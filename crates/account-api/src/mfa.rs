@@ -13,7 +13,7 @@ use latchkey_auth::Principal;
 use latchkey_auth::error_body::ErrorBody;
 use latchkey_domain::mfa::{self, MfaFactorType, MfaFactorView};
 use latchkey_domain::service::AccountError;
-use latchkey_domain::user::LogtoConfig;
+use latchkey_domain::user::{LogtoConfig, LogtoConfigChange};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -175,6 +175,20 @@ pub struct LogtoConfigsPatch {
     pub passkey_sign_in: Option<PasskeySignInPatch>,
 }
 
+impl LogtoConfigsPatch {
+    /// The change it asks for, in the domain's terms.
+    pub fn change(&self) -> LogtoConfigChange {
+        let mfa = self.mfa.as_ref();
+        LogtoConfigChange {
+            mfa_enabled: mfa.and_then(|mfa| mfa.enabled),
+            mfa_skipped: mfa.and_then(|mfa| mfa.skipped),
+            skip_mfa_on_sign_in: mfa.and_then(|mfa| mfa.skip_mfa_on_sign_in),
+            additional_binding_suggestion_skipped: mfa.and_then(|mfa| mfa.additional_binding_suggestion_skipped),
+            passkey_sign_in_skipped: self.passkey_sign_in.as_ref().and_then(|passkey| passkey.skipped),
+        }
+    }
+}
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MfaConfigPatch {
@@ -233,24 +247,12 @@ pub async fn update_logto_configs(
     deps: Deps,
     body: Json<LogtoConfigsPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    let patch = body.map_err(|error| ApiError::InvalidBody(error.to_string()))?.into_inner();
+    let change = body.map_err(|error| ApiError::InvalidBody(error.to_string()))?.into_inner().change();
     let allowed = allow(&principal, &request, &deps, AccountRoute::ChangeLogtoConfigs).await?;
     let user = deps
         .users
         .update_logto_config(allowed.caller.user_id(), allowed.write(), |config: &mut LogtoConfig| {
-            if let Some(mfa) = &patch.mfa {
-                if let Some(enabled) = mfa.enabled {
-                    config.mfa.enabled = Some(enabled);
-                }
-                config.mfa.skipped = mfa.skipped.unwrap_or(config.mfa.skipped);
-                config.mfa.skip_mfa_on_sign_in = mfa.skip_mfa_on_sign_in.unwrap_or(config.mfa.skip_mfa_on_sign_in);
-                config.mfa.additional_binding_suggestion_skipped = mfa
-                    .additional_binding_suggestion_skipped
-                    .unwrap_or(config.mfa.additional_binding_suggestion_skipped);
-            }
-            if let Some(passkey) = &patch.passkey_sign_in {
-                config.passkey_sign_in.skipped = passkey.skipped.unwrap_or(config.passkey_sign_in.skipped);
-            }
+            config.apply(change);
         })
         .await?;
     Ok(HttpResponse::Ok().json(LogtoConfigsBody::new(&user.logto_config)))

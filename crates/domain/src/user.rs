@@ -336,11 +336,51 @@ pub struct PasskeySignInConfig {
     pub skipped: bool,
 }
 
+/// A change of the switches (Logto's `PATCH …/logto-configs`): each `Some` replaces the stored value.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LogtoConfigChange {
+    pub mfa_enabled: Option<bool>,
+    pub mfa_skipped: Option<bool>,
+    pub skip_mfa_on_sign_in: Option<bool>,
+    pub additional_binding_suggestion_skipped: Option<bool>,
+    pub passkey_sign_in_skipped: Option<bool>,
+}
+
+impl LogtoConfig {
+    pub fn apply(&mut self, change: LogtoConfigChange) {
+        if let Some(enabled) = change.mfa_enabled {
+            self.mfa.enabled = Some(enabled);
+        }
+        let replace = |stored: &mut bool, given: Option<bool>| *stored = given.unwrap_or(*stored);
+        replace(&mut self.mfa.skipped, change.mfa_skipped);
+        replace(&mut self.mfa.skip_mfa_on_sign_in, change.skip_mfa_on_sign_in);
+        replace(&mut self.mfa.additional_binding_suggestion_skipped, change.additional_binding_suggestion_skipped);
+        replace(&mut self.passkey_sign_in.skipped, change.passkey_sign_in_skipped);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_logto_config_change_replaces_only_the_switches_it_names() {
+        let mut config = LogtoConfig::default();
+        config.mfa.skip_mfa_on_sign_in = true;
+        config.apply(LogtoConfigChange {
+            mfa_enabled: Some(true),
+            passkey_sign_in_skipped: Some(true),
+            ..Default::default()
+        });
+        assert_eq!(config.mfa.enabled, Some(true));
+        assert!(config.mfa.skip_mfa_on_sign_in, "untouched");
+        assert!(config.passkey_sign_in.skipped && !config.mfa.skipped);
+        config.apply(LogtoConfigChange { skip_mfa_on_sign_in: Some(false), ..Default::default() });
+        assert!(!config.mfa.skip_mfa_on_sign_in);
+        assert_eq!(config.mfa.enabled, Some(true), "untouched");
+    }
 
     #[test]
     fn custom_data_must_be_an_object() {

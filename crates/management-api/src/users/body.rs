@@ -5,7 +5,7 @@
 use latchkey_domain::identifiers::{Email, Phone, Username};
 use latchkey_domain::password::{PasswordAlgorithm, PlainPassword, StoredPassword};
 use latchkey_domain::service::{NewPassword, NewUser, UserPatch};
-use latchkey_domain::user::{CustomData, Identity, LogtoConfig, Profile, User, limits};
+use latchkey_domain::user::{CustomData, Identity, LogtoConfig, LogtoConfigChange, Profile, User, limits};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
@@ -249,6 +249,20 @@ impl LogtoConfigBody {
 pub struct LogtoConfigPatch {
     pub mfa: Option<MfaConfigPatch>,
     pub passkey_sign_in: Option<PasskeySignInPatch>,
+}
+
+impl LogtoConfigPatch {
+    /// The change it asks for, in the domain's terms.
+    pub fn change(&self) -> LogtoConfigChange {
+        let mfa = self.mfa.as_ref();
+        LogtoConfigChange {
+            mfa_enabled: mfa.and_then(|mfa| mfa.enabled),
+            mfa_skipped: mfa.and_then(|mfa| mfa.skipped),
+            skip_mfa_on_sign_in: mfa.and_then(|mfa| mfa.skip_mfa_on_sign_in),
+            additional_binding_suggestion_skipped: mfa.and_then(|mfa| mfa.additional_binding_suggestion_skipped),
+            passkey_sign_in_skipped: self.passkey_sign_in.as_ref().and_then(|passkey| passkey.skipped),
+        }
+    }
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

@@ -416,24 +416,12 @@ async fn update_logto_configs(
 ) -> actix_web::Result<HttpResponse> {
     caller.authorize(ManagementAction::WriteUsers)?;
     let id = user_id(&path)?;
-    let patch = body?.into_inner();
+    let change = body?.into_inner().change();
     let writer = WriteRequest::new(&caller, &request)?;
     let user = deps
         .admin
         .update_logto_config(&id, writer.write(), |config: &mut LogtoConfig| {
-            if let Some(mfa) = &patch.mfa {
-                if let Some(enabled) = mfa.enabled {
-                    config.mfa.enabled = Some(enabled);
-                }
-                config.mfa.skipped = mfa.skipped.unwrap_or(config.mfa.skipped);
-                config.mfa.skip_mfa_on_sign_in = mfa.skip_mfa_on_sign_in.unwrap_or(config.mfa.skip_mfa_on_sign_in);
-                config.mfa.additional_binding_suggestion_skipped = mfa
-                    .additional_binding_suggestion_skipped
-                    .unwrap_or(config.mfa.additional_binding_suggestion_skipped);
-            }
-            if let Some(passkey) = &patch.passkey_sign_in {
-                config.passkey_sign_in.skipped = passkey.skipped.unwrap_or(config.passkey_sign_in.skipped);
-            }
+            config.apply(change);
         })
         .await
         .map_err(ApiError::from)?;
