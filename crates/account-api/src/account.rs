@@ -236,7 +236,7 @@ pub async fn update_account(
             .transpose()?,
         ..UserPatch::default()
     };
-    if patch.username == Some(None) && allowed.user.username.is_some() && allowed.user.sign_in_identifier_count() <= 1 {
+    if patch.removes_last_sign_in_method(&allowed.user) {
         return Err(ApiError::LastSignInMethod);
     }
     let write = UserWrite::new(&allowed.context).expecting(expected_version(&request)?);
@@ -469,20 +469,11 @@ async fn change_identifier(
     new: Option<(CodeRecipient, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let allowed = allow(&principal, &request, &deps, route).await?;
-    match &new {
-        Some((recipient, record_id)) => {
-            deps.verifications.require_new_identifier(allowed.holder()?, record_id, recipient).await?;
-        }
-        None => {
-            let mut after = allowed.user.clone();
-            let removes_one = match route {
-                AccountRoute::ChangePrimaryEmail => after.primary_email.take().is_some(),
-                _ => after.primary_phone.take().is_some(),
-            };
-            if removes_one && after.sign_in_identifier_count() == 0 {
-                return Err(ApiError::LastSignInMethod);
-            }
-        }
+    if let Some((recipient, record_id)) = &new {
+        deps.verifications.require_new_identifier(allowed.holder()?, record_id, recipient).await?;
+    }
+    if patch.removes_last_sign_in_method(&allowed.user) {
+        return Err(ApiError::LastSignInMethod);
     }
     let write = UserWrite::new(&allowed.context).expecting(expected_version(&request)?);
     deps.users.update(allowed.caller.user_id(), patch, write).await?;

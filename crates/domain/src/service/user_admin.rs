@@ -52,6 +52,14 @@ impl UserPatch {
         .collect()
     }
 
+    /// Whether this patch would take the user's last way to sign in (username, email, phone, social identity).
+    /// Self-service changes must not; an administrator may, as in Logto.
+    pub fn removes_last_sign_in_method(&self, user: &User) -> bool {
+        let mut after = user.clone();
+        self.apply(&mut after);
+        user.sign_in_identifier_count() > 0 && after.sign_in_identifier_count() == 0
+    }
+
     fn apply(&self, user: &mut User) {
         if let Some(username) = &self.username {
             user.username.clone_from(username);
@@ -349,6 +357,23 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn a_patch_may_remove_an_identifier_but_not_the_last_way_to_sign_in() {
+        use crate::identifiers::Email;
+        let mut user = User::new(UserId::parse("useruseruser").unwrap(), crate::clock::Timestamp::from_millis(1));
+        user.primary_email = Some(Email::parse("ada@example.com").unwrap());
+        user.username = Some(Username::parse("ada").unwrap());
+        let drop_email = UserPatch { primary_email: Some(None), ..UserPatch::default() };
+        assert!(!drop_email.removes_last_sign_in_method(&user), "the username is left");
+        user.username = None;
+        assert!(drop_email.removes_last_sign_in_method(&user));
+        let rename = UserPatch { name: Some(Some("Ada".into())), ..UserPatch::default() };
+        assert!(!rename.removes_last_sign_in_method(&user));
+        let mut nothing = user.clone();
+        nothing.primary_email = None;
+        assert!(!drop_email.removes_last_sign_in_method(&nothing), "nothing to take away");
+    }
     use crate::audit::{Actor, AuditEntry};
     use crate::clock::{FixedClock, Timestamp};
     use crate::ids::RandomIds;
