@@ -21,6 +21,7 @@ mod m20261201_000005_audit_log_and_tombstones;
 mod m20261201_000009_create_sign_in_experience;
 mod m20261201_000020_create_roles;
 mod m20261202_000001_create_verification_records;
+mod m20261202_000002_verification_record_state;
 
 /// Every migration of Latchkey, oldest first.
 #[derive(Debug)]
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000009_create_sign_in_experience::Migration),
             Box::new(m20261201_000020_create_roles::Migration),
             Box::new(m20261202_000001_create_verification_records::Migration),
+            Box::new(m20261202_000002_verification_record_state::Migration),
         ]
     }
 }

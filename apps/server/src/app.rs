@@ -24,7 +24,7 @@ use latchkey_domain::password::{BlockingPoolHasher, PasswordHasher};
 use latchkey_domain::secret_box::{self, SecretBox};
 use latchkey_domain::secrets::OpaqueSecret;
 use latchkey_domain::service::{AccountService, CodeSignInPorts, Ports, SignInPorts, SignInService, UserAdminService};
-use latchkey_domain::service::{VerificationPorts, VerificationService};
+use latchkey_domain::service::{UserSessionService, VerificationPorts, VerificationService};
 use latchkey_domain::sign_in::{Sentinel, SentinelPolicy};
 use latchkey_domain::verification_code::CodeDelivery;
 use latchkey_domain::verification_code::MessageConnector;
@@ -446,13 +446,8 @@ fn credential_admin_deps(
         ids: Arc::new(RandomIds),
         require_impersonation_reason: settings.impersonation_requires_reason,
     };
-    let user_sessions = UserSessionsDeps {
-        sessions: Arc::new(state.store.sessions()),
-        users: Arc::new(state.store.users()),
-        applications: Arc::new(state.store.applications()),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(RandomIds),
-    };
+    let user_sessions =
+        UserSessionsDeps { sessions: user_session_service(state), users: Arc::new(state.store.users()) };
     (web::Data::new(personal_access_tokens), web::Data::new(subject_tokens), web::Data::new(user_sessions))
 }
 
@@ -500,6 +495,16 @@ fn users_deps(state: &AppState, settings: &Settings) -> UsersDeps {
 
 /// The Account API's changing routes: the user use cases, and verification records with codes delivered by the
 /// configured connector, counted by the same sentinel as sign-in.
+/// A user's sessions and grants, for both APIs.
+fn user_session_service(state: &AppState) -> UserSessionService {
+    UserSessionService::new(
+        Arc::new(state.store.sessions()),
+        Arc::new(state.store.applications()),
+        Arc::new(SystemClock),
+        Arc::new(RandomIds),
+    )
+}
+
 fn account_deps(state: &AppState, settings: &Settings, connector: Arc<dyn MessageConnector>) -> AccountDeps {
     let verifications = VerificationService::new(VerificationPorts {
         accounts: account_service(state),
@@ -516,8 +521,22 @@ fn account_deps(state: &AppState, settings: &Settings, connector: Arc<dyn Messag
         applications: Arc::new(state.store.applications()),
         sign_in_experience: Arc::new(state.store.sign_in_experience()),
         audit_log: Arc::new(state.store.audit_log()),
+        sessions: user_session_service(state),
+        endpoint: state.endpoint.as_str().trim_end_matches('/').to_owned(),
+        passkeys: passkey_service(state),
         clock: Arc::new(SystemClock),
     }
+}
+
+/// Passkey registration: the configured endpoint is the WebAuthn relying party.
+fn passkey_service(state: &AppState) -> latchkey_domain::service::PasskeyService {
+    latchkey_domain::service::PasskeyService::new(latchkey_domain::service::PasskeyPorts {
+        accounts: account_service(state),
+        records: Arc::new(state.store.verification_records()),
+        ceremony: Arc::new(latchkey_account_api::passkeys::WebauthnCeremony::new(&state.endpoint)),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+    })
 }
 
 fn applications_deps(state: &AppState) -> ApplicationsDeps {

@@ -19,7 +19,9 @@ use latchkey_domain::application::ApplicationRepository;
 use latchkey_domain::audit::{Actor, AuditContext, AuditLogRepository};
 use latchkey_domain::identifiers::{Email, Phone, Username};
 use latchkey_domain::password::PlainPassword;
-use latchkey_domain::service::{AccountError, UserAdminService, UserPatch, UserWrite, VerificationService};
+use latchkey_domain::service::{
+    AccountError, UserAdminService, UserPatch, UserSessionService, UserWrite, VerificationService,
+};
 use latchkey_domain::sign_in_experience::SignInExperienceRepository;
 use latchkey_domain::user::{CustomData, Profile, User, Version, limits};
 use latchkey_domain::verification_code::CodeRecipient;
@@ -44,8 +46,14 @@ pub struct AccountDeps {
     pub applications: Arc<dyn ApplicationRepository>,
     /// The password policy of `POST /password`.
     pub sign_in_experience: Arc<dyn SignInExperienceRepository>,
-    /// The user's own entries, for the export.
+    /// The user's own entries, for the export and the activity log.
     pub audit_log: Arc<dyn AuditLogRepository>,
+    /// The caller's sessions and grants.
+    pub sessions: UserSessionService,
+    /// The public base URL, without a trailing slash (pagination links).
+    pub endpoint: String,
+    /// Passkey registration (WebAuthn verification records).
+    pub passkeys: latchkey_domain::service::PasskeyService,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -77,6 +85,8 @@ pub(crate) fn routes(config: &mut ServiceConfig) {
                 .route(web::delete().to(remove_primary_phone)),
         )
         .configure(crate::mfa::routes)
+        .configure(crate::passkeys::routes)
+        .configure(crate::sessions::routes)
         .service(web::resource("/api/verifications/password").route(web::post().to(verify_password)))
         .service(web::resource("/api/verifications/verification-code").route(web::post().to(send_code)))
         .service(web::resource("/api/verifications/verification-code/verify").route(web::post().to(verify_code)));

@@ -6,7 +6,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use latchkey_auth::Principal;
 use latchkey_auth::error_body::ErrorBody;
-use latchkey_domain::audit::{AuditEntry, AuditFilter};
+use latchkey_domain::audit::{AuditFilter, LogView};
 use latchkey_domain::mfa::MfaFactorView;
 use latchkey_domain::ports::Pagination;
 use latchkey_domain::service::UserWrite;
@@ -53,7 +53,8 @@ pub async fn delete_account(principal: Principal, request: HttpRequest, deps: De
     summary = "Export everything stored about the caller",
     description = "Latchkey extension (GDPR art. 15/20). Needs a verification record and a first-party client. \
         The account with every stored field except secrets (no password digest, TOTP secret or backup code), the \
-        MFA factors as listed, and the audit log about the user (newest first, at most 10,000 entries).",
+        MFA factors as listed, and the audit log about the user (newest first, at most 10,000 entries, in the log \
+        shape of `GET /api/my-account/logs`).",
     responses(
         (status = 200, description = "`{exportedAt, account, auditLog, auditLogTruncated}`.", body = Object),
         (status = 401, description = "`verification_record.permission_denied`.", body = ErrorBody),
@@ -71,7 +72,7 @@ pub async fn export_account(principal: Principal, request: HttpRequest, deps: De
         let pagination = Pagination::new(page, Pagination::MAX_PAGE_SIZE).unwrap_or_default();
         let found = deps.audit_log.list(&filter, pagination).await?;
         let done = found.items.len() < usize::try_from(Pagination::MAX_PAGE_SIZE).unwrap_or(usize::MAX);
-        entries.extend(found.items.iter().map(entry_view));
+        entries.extend(found.items.iter().map(LogView::new));
         if entries.len() as u64 >= EXPORT_AUDIT_ENTRIES {
             truncated = found.total > EXPORT_AUDIT_ENTRIES;
             break;
@@ -111,16 +112,5 @@ fn account_export(user: &User) -> Value {
         "lastSignInAt": millis(user.last_sign_in_at),
         "createdAt": user.created_at.as_millis(),
         "updatedAt": user.updated_at.as_millis(),
-    })
-}
-
-fn entry_view(entry: &AuditEntry) -> Value {
-    json!({
-        "id": entry.id,
-        "key": entry.key,
-        "result": entry.result,
-        "context": entry.context,
-        "details": entry.details,
-        "createdAt": entry.created_at.as_millis(),
     })
 }

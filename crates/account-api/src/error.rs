@@ -9,7 +9,7 @@ use latchkey_domain::ports::RepoError;
 use crate::policy::{CallerDenial, Denial};
 use latchkey_auth::IssueError;
 use latchkey_domain::mfa::MfaError;
-use latchkey_domain::service::{AccountError, MfaChallenge, SignInError, VerificationError};
+use latchkey_domain::service::{AccountError, MfaChallenge, SignInError, SocialError, VerificationError};
 use latchkey_domain::sign_in::IdentifierKind;
 use latchkey_domain::verification_code::{CodeCheckError, CodeSendError};
 
@@ -51,9 +51,24 @@ pub enum ApiError {
     /// 400 `user.last_sign_in_method_required`: the change would leave the user no way to sign in.
     #[error("the last sign-in method of the account cannot be removed")]
     LastSignInMethod,
+    /// A social verification or identity change was refused (the domain's table gives Logto's answer).
+    #[error(transparent)]
+    Social(#[from] SocialError),
+    /// 404 `secrets.third_party_token_set.token_not_found`: Latchkey keeps no provider token sets.
+    #[error("no access token of the provider is stored for this identity")]
+    ThirdPartyTokenNotFound,
     /// 404 `verification_record.not_found`: the user has no backup codes to reveal.
     #[error("the user has no backup codes")]
     NoBackupCodes,
+    /// 404 `oidc.session_not_found`: no live session of the caller's has that id (another user's included).
+    #[error("the session was not found")]
+    SessionNotFound,
+    /// 404 `entity.not_found`: the caller has no live session with that application.
+    #[error("the grant was not found")]
+    GrantNotFound,
+    /// 400 `guard.invalid_pagination`.
+    #[error("the page or page size is invalid")]
+    InvalidPagination,
 }
 
 impl From<RepoError> for ApiError {
@@ -157,6 +172,15 @@ impl ApiError {
                 (S::BAD_REQUEST, "verification_code.code_mismatch")
             }
             ApiError::Verification(VerificationError::RecordNotFound) => (S::BAD_REQUEST, "verification_record.not_found"),
+            ApiError::Verification(VerificationError::WebAuthnVerificationFailed) => {
+                (S::BAD_REQUEST, "session.mfa.webauthn_verification_failed")
+            }
+            ApiError::Verification(VerificationError::PendingInfoNotFound) => {
+                (S::BAD_REQUEST, "session.mfa.pending_info_not_found")
+            }
+            ApiError::Verification(VerificationError::PasskeyUnavailable(_)) => {
+                (S::INTERNAL_SERVER_ERROR, "unexpected_error")
+            }
             ApiError::SignIn(SignInError::UserNotFound) => (S::NOT_FOUND, "user.user_not_exist"),
             ApiError::MfaRequired(_) => (S::FORBIDDEN, "session.mfa.require_mfa_verification"),
             ApiError::Tokens(_) => (S::INTERNAL_SERVER_ERROR, "unexpected_error"),
@@ -169,8 +193,16 @@ impl ApiError {
                 let (status, code, _) = error.logto_error();
                 (S::from_u16(status).unwrap_or(S::INTERNAL_SERVER_ERROR), code)
             }
+            ApiError::Social(error) => {
+                let (status, code, _) = error.logto_error();
+                (S::from_u16(status).unwrap_or(S::INTERNAL_SERVER_ERROR), code)
+            }
+            ApiError::ThirdPartyTokenNotFound => (S::NOT_FOUND, "secrets.third_party_token_set.token_not_found"),
             ApiError::LastSignInMethod => (S::BAD_REQUEST, "user.last_sign_in_method_required"),
             ApiError::SamePassword => (S::UNPROCESSABLE_ENTITY, "user.same_password"),
+            ApiError::SessionNotFound => (S::NOT_FOUND, "oidc.session_not_found"),
+            ApiError::GrantNotFound => (S::NOT_FOUND, "entity.not_found"),
+            ApiError::InvalidPagination => (S::BAD_REQUEST, "guard.invalid_pagination"),
         }
     }
 }
@@ -206,11 +238,18 @@ impl ResponseError for ApiError {
             | ApiError::Tokens(_)
             | ApiError::Verification(
                 VerificationError::Storage(_)
+                | VerificationError::PasskeyUnavailable(_)
                 | VerificationError::Send(CodeSendError::Storage(_) | CodeSendError::Connector(_))
                 | VerificationError::Code { error: CodeCheckError::Storage(_), .. },
             ) => {
                 tracing::error!(error = %self, "account API request failed");
                 "An unexpected error occurred. Please try again later.".to_owned()
+            }
+            ApiError::Social(error) => {
+                if self.wire().0.is_server_error() {
+                    tracing::error!(%error, "social identity change failed");
+                }
+                error.logto_error().2
             }
             ApiError::Account(error) => {
                 if self.wire().0.is_server_error() {

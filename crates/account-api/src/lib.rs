@@ -13,7 +13,9 @@ pub mod error;
 pub mod mfa;
 pub mod my_account;
 pub mod openapi;
+pub mod passkeys;
 pub mod policy;
+pub mod sessions;
 pub mod sign_in;
 
 use actix_web::web::ServiceConfig;

@@ -4,7 +4,7 @@
 //!
 //! As in [`crate::account`], every handler gathers the facts and asks [`crate::policy::decide_route`] first; the domain's use
 //! cases then write the change with its audit entry in one transaction. Factors are bound only when the sign-in
-//! experience enables them. Passkeys (WebAuthn) are a later slice: binding one answers 400 `guard.invalid_input`.
+//! experience enables them. Passkeys (WebAuthn) are registered through [`crate::passkeys`] and bound here.
 
 use actix_web::http::header;
 use actix_web::web::{self, ServiceConfig};
@@ -282,7 +282,7 @@ pub async fn list_mfa_verifications(
     Ok(HttpResponse::Ok().json(factors))
 }
 
-/// `POST /api/my-account/mfa-verifications`, by `type`. `WebAuthn` (passkeys) is not supported yet.
+/// `POST /api/my-account/mfa-verifications`, by `type`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(tag = "type")]
 pub enum BindMfaBody {
@@ -290,7 +290,7 @@ pub enum BindMfaBody {
     Totp { secret: String, code: Option<String> },
     /// Exactly 10 codes of 10 hexadecimal characters (from `…/backup-codes/generate`).
     BackupCode { codes: Vec<String> },
-    /// Answered 400 `guard.invalid_input` for now.
+    /// The credential of a verified WebAuthn verification record (`/api/verifications/web-authn/registration`).
     #[serde(rename_all = "camelCase")]
     WebAuthn {
         new_identifier_verification_record_id: String,
@@ -306,8 +306,10 @@ pub enum BindMfaBody {
     summary = "Bind an MFA factor to the caller",
     description = "`{type: \"Totp\", secret, code}` (the code must verify; Logto makes it optional) or `{type: \
         \"BackupCode\", codes}`. The factor must be enabled in the sign-in experience; one TOTP factor; one live \
-        set of backup codes, never as the only factor. `WebAuthn` (passkeys) is a later slice and answers 400 \
-        `guard.invalid_input`. Needs the `identities` scope, `mfa` editable and a verification record.",
+        set of backup codes, never as the only factor. `{type: \"WebAuthn\", newIdentifierVerificationRecordId, \
+        name?}` binds the passkey of a verified WebAuthn record of the caller's session (400 \
+        `verification_record.not_found` otherwise) and is gated by `passkey` (falling back to `mfa`). Needs the \
+        `identities` scope, `mfa` editable and a verification record.",
     request_body = BindMfaBody,
     responses(
         (status = 204, description = "Bound."),
@@ -328,7 +330,11 @@ pub async fn bind_mfa_verification(
     body: Json<BindMfaBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.map_err(|error| ApiError::InvalidBody(error.to_string()))?.into_inner();
-    let allowed = allow(&principal, &request, &deps, AccountRoute::ChangeMfa).await?;
+    let route = match body {
+        BindMfaBody::WebAuthn { .. } => AccountRoute::ChangePasskey,
+        _ => AccountRoute::ChangeMfa,
+    };
+    let allowed = allow(&principal, &request, &deps, route).await?;
     let enabled = enabled_factors(&deps).await?;
     let accounts = deps.users.accounts();
     let user_id = allowed.caller.user_id();
@@ -343,8 +349,8 @@ pub async fn bind_mfa_verification(
         BindMfaBody::BackupCode { codes } => {
             accounts.bind_backup_codes(user_id, &codes, &enabled, allowed.write()).await?;
         }
-        BindMfaBody::WebAuthn { .. } => {
-            return Err(ApiError::InvalidBody("type: WebAuthn is not supported yet".to_owned()));
+        BindMfaBody::WebAuthn { new_identifier_verification_record_id, name } => {
+            crate::passkeys::bind(&deps, &allowed, &new_identifier_verification_record_id, name, &enabled).await?;
         }
     }
     Ok(HttpResponse::NoContent().finish())

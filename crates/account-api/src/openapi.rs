@@ -10,7 +10,7 @@ use latchkey_auth::openapi::SecuritySchemes;
 use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::{account, account_data, mfa, my_account, sign_in};
+use crate::{account, account_data, mfa, my_account, passkeys, sessions, sign_in};
 
 /// The Account API's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -44,6 +44,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         mfa::generate_backup_codes,
         mfa::get_backup_codes,
         mfa::remove_mfa_verification,
+        passkeys::start_registration,
+        passkeys::verify_registration,
+        passkeys::rename_passkey,
+        sessions::list_sessions,
+        sessions::revoke_session,
+        sessions::list_grants,
+        sessions::revoke_grant,
+        sessions::list_logs,
         sign_in::sign_in,
         sign_in::verify_mfa,
         sign_in::send_verification_code,

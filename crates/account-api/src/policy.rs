@@ -8,6 +8,9 @@ use latchkey_domain::UserId;
 use latchkey_domain::account_center::{AccountCenterSettings, AccountField};
 use latchkey_domain::token::{AccessClaims, Audience, OPENID_SCOPE};
 
+/// The scope of the session and grant routes (Logto's `UserScope.Sessions`).
+pub const SESSIONS_SCOPE: &str = "urn:logto:scope:sessions";
+
 /// Why a token may not use the Account API at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum CallerDenial {
@@ -114,6 +117,9 @@ pub enum AccountRoute {
     /// `PATCH /api/my-account/mfa-settings`, `POST …/mfa-verifications`, `PUT …/mfa-verifications/totp` and
     /// `DELETE …/mfa-verifications/:id`: `mfa` editable, with a verification record.
     ChangeMfa,
+    /// `POST /api/my-account/mfa-verifications` of a `WebAuthn` factor and `PATCH …/mfa-verifications/:id/name`:
+    /// `passkey` (falling back to `mfa`) editable, with a verification record.
+    ChangePasskey,
     /// `GET /api/my-account/logto-configs`: `passkey` (falling back to `mfa`) readable.
     ReadLogtoConfigs,
     /// `PATCH /api/my-account/logto-configs`: `passkey` (falling back to `mfa`) editable, with a verification record.
@@ -129,6 +135,36 @@ pub enum AccountRoute {
     /// `GET /api/my-account/export` (extension): everything about the user in one answer, so as guarded as a
     /// change: a verification record and a first-party client.
     ExportAccount,
+    /// `GET /api/my-account/sessions` and `…/grants`: the `urn:logto:scope:sessions` scope (401), `session`
+    /// readable, a verification record (checked first, as Logto does).
+    ReadSessions,
+    /// `DELETE /api/my-account/sessions/:id` and `…/grants/:id`: as [`AccountRoute::ReadSessions`] with `session`
+    /// editable.
+    RevokeSessions,
+    /// `GET /api/my-account/logs` (extension): the account's activity shows where and with what it was used, so it
+    /// is guarded as the sessions are.
+    ReadActivity,
+    /// `POST /api/verifications/social` and `…/social/verify`: only the account center must be on (Logto checks no
+    /// client here; linking does).
+    MakeSocialVerificationRecord,
+    /// `POST /api/my-account/identities`: `identities` (401), `social` editable, first party, a verification record
+    /// when the user has something to verify with (checked first, as Logto does).
+    LinkIdentity,
+    /// `DELETE /api/my-account/identities/:target`: as [`AccountRoute::LinkIdentity`], the scope answered 400.
+    UnlinkIdentity,
+    /// `GET /api/my-account/identities/:target/access-token`: no gate; the handler answers the missing
+    /// `identities` scope with Logto's 403.
+    ReadIdentityAccessToken,
+}
+
+impl AccountRoute {
+    /// Logto checks the verification record before the field and the scope on the session routes.
+    fn checks_record_first(self) -> bool {
+        matches!(
+            self,
+            Self::ReadSessions | Self::RevokeSessions | Self::ReadActivity | Self::LinkIdentity | Self::UnlinkIdentity
+        )
+    }
 }
 
 /// What the decision is taken on, besides the caller: plain data the handler gathers first.
@@ -154,8 +190,8 @@ enum Verification {
 
 /// The one decision over a request to an Account API route, in Logto's order: the account center is on, the token
 /// has the route's scopes, every field read is readable and every field touched editable, the client is first-party
-/// where the route needs it, and a verification record
-/// proves the caller's identity where the route needs one.
+/// where the route needs it, and a verification record proves the caller's identity where the route needs one. (On
+/// the session routes Logto checks the record first, then the field, then the scope; so does this.)
 pub fn decide_route(
     caller: &AccountCaller,
     route: AccountRoute,
@@ -167,6 +203,7 @@ pub fn decide_route(
     // (scopes, answered 401, fields read, fields edited, first-party only, verification)
     type Rule = (Vec<(&'static str, bool)>, bool, Vec<AccountField>, Vec<AccountField>, bool, Verification);
     let identities = || vec![("identities", true)];
+    let sessions = || vec![(SESSIONS_SCOPE, true)];
     let (scopes, answered_401, reads, fields, first_party_only, verification): Rule = match route {
         AccountRoute::UpdateAccount { name, avatar, username, custom_data } => {
             let fields = [
@@ -202,7 +239,7 @@ pub fn decide_route(
         AccountRoute::ReadLogtoConfigs => {
             (identities(), true, vec![AccountField::Passkey], vec![], false, Verification::Never)
         }
-        AccountRoute::ChangeLogtoConfigs => {
+        AccountRoute::ChangeLogtoConfigs | AccountRoute::ChangePasskey => {
             (identities(), true, vec![], vec![AccountField::Passkey], true, Verification::Always)
         }
         AccountRoute::GenerateMfaSecret => (vec![], false, vec![], vec![], false, Verification::Never),
@@ -210,25 +247,51 @@ pub fn decide_route(
         AccountRoute::DeleteAccount | AccountRoute::ExportAccount => {
             (vec![], false, vec![], vec![], true, Verification::Always)
         }
+        AccountRoute::ReadSessions | AccountRoute::ReadActivity => {
+            (sessions(), true, vec![AccountField::Session], vec![], false, Verification::Always)
+        }
+        AccountRoute::RevokeSessions => {
+            (sessions(), true, vec![], vec![AccountField::Session], false, Verification::Always)
+        }
+        AccountRoute::MakeSocialVerificationRecord | AccountRoute::ReadIdentityAccessToken => {
+            (vec![], false, vec![], vec![], false, Verification::Never)
+        }
+        AccountRoute::LinkIdentity => {
+            (identities(), true, vec![], vec![AccountField::Social], true, Verification::IfSecurityMethod)
+        }
+        AccountRoute::UnlinkIdentity => {
+            (identities(), false, vec![], vec![AccountField::Social], true, Verification::IfSecurityMethod)
+        }
     };
-    let missing = |scope: &'static str| Denial::MissingScope { scope, answered_401 };
-    if let Some((scope, _)) = scopes.into_iter().find(|(scope, needed)| *needed && !caller.has_scope(scope)) {
-        return Err(missing(scope));
-    }
-    for field in reads {
-        decide(facts.settings, AccountAction::Read(field))?;
-    }
-    for field in fields {
-        decide(facts.settings, AccountAction::Edit(field))?;
-    }
-    if first_party_only && !facts.first_party {
-        return Err(Denial::ThirdPartyApplication);
-    }
     let needs_record = match verification {
         Verification::Never => false,
         Verification::Always => true,
         Verification::IfSecurityMethod => facts.has_security_method,
     };
+    let record_first = route.checks_record_first();
+    if needs_record && !facts.identity_verified && record_first {
+        return Err(Denial::VerificationRequired);
+    }
+    let scopes_granted = || match scopes.iter().find(|(scope, needed)| *needed && !caller.has_scope(scope)) {
+        Some((scope, _)) => Err(Denial::MissingScope { scope, answered_401 }),
+        None => Ok(()),
+    };
+    let fields_allowed = || {
+        let actions = reads.iter().map(|field| AccountAction::Read(*field));
+        actions
+            .chain(fields.iter().map(|field| AccountAction::Edit(*field)))
+            .try_for_each(|action| decide(facts.settings, action).map(|_| ()))
+    };
+    if record_first {
+        fields_allowed()?;
+        scopes_granted()?;
+    } else {
+        scopes_granted()?;
+        fields_allowed()?;
+    }
+    if first_party_only && !facts.first_party {
+        return Err(Denial::ThirdPartyApplication);
+    }
     if needs_record && !facts.identity_verified {
         return Err(Denial::VerificationRequired);
     }
@@ -488,6 +551,15 @@ mod tests {
             (&identities, ChangeLogtoConfigs, true, Some(E), None, false, true, Err(Denial::ThirdPartyApplication)),
             (&identities, ChangeLogtoConfigs, true, Some(E), None, true, false, Err(Denial::VerificationRequired)),
             (&identities, ChangeLogtoConfigs, true, Some(E), None, true, true, Ok(())),
+            // Passkeys: gated by `passkey`, which falls back to `mfa`.
+            (&bare, ChangePasskey, true, Some(E), None, true, true, unauthorized),
+            (&identities, ChangePasskey, true, Some(R), None, true, true, not_editable(passkey)),
+            (&identities, ChangePasskey, true, Some(E), Some(R), true, true, not_editable(passkey)),
+            (&identities, ChangePasskey, true, Some(Off), Some(E), true, true, Ok(())),
+            (&identities, ChangePasskey, true, Some(E), None, false, true, Err(Denial::ThirdPartyApplication)),
+            (&identities, ChangePasskey, true, Some(E), None, true, false, Err(Denial::VerificationRequired)),
+            (&identities, ChangePasskey, false, Some(E), None, true, true, Err(Denial::AccountCenterDisabled)),
+            (&identities, ChangePasskey, true, Some(E), None, true, true, Ok(())),
             // Generating stores nothing: only the account center must be on.
             (&bare, GenerateMfaSecret, false, None, None, true, false, Err(Denial::AccountCenterDisabled)),
             (&bare, GenerateMfaSecret, true, None, None, false, false, Ok(())),
@@ -509,6 +581,83 @@ mod tests {
                 decision, expected,
                 "{route:?} mfa={mfa:?} passkey={passkey:?} {first_party} {identity_verified}"
             );
+        }
+    }
+
+    #[test]
+    fn every_session_route_checks_the_record_first_then_the_field_then_the_scope() {
+        use AccountRoute::*;
+        use FieldAccess::{Edit as E, Off, ReadOnly as R};
+        let sessions = caller(&[SESSIONS_SCOPE]);
+        let bare = caller(&["profile"]);
+        let unauthorized = Err(Denial::MissingScope { scope: SESSIONS_SCOPE, answered_401: true });
+        let session = AccountField::Session;
+        // (caller, route, account center enabled, session field, first party, record, expected)
+        type Row<'a> = (&'a AccountCaller, AccountRoute, bool, Option<FieldAccess>, bool, bool, Result<(), Denial>);
+        let mut table: Vec<Row<'_>> = Vec::new();
+        for read in [ReadSessions, ReadActivity] {
+            table.extend([
+                (&sessions, read, false, Some(E), true, true, Err(Denial::AccountCenterDisabled)),
+                (&bare, read, true, None, true, false, Err(Denial::VerificationRequired)),
+                (&bare, read, true, None, true, true, Err(Denial::FieldNotEnabled(session))),
+                (&bare, read, true, Some(R), true, true, unauthorized),
+                (&sessions, read, true, Some(Off), true, true, Err(Denial::FieldNotEnabled(session))),
+                (&sessions, read, true, Some(R), true, true, Ok(())),
+                (&sessions, read, true, Some(E), false, true, Ok(())),
+            ]);
+        }
+        table.extend([
+            (&bare, RevokeSessions, true, Some(R), true, false, Err(Denial::VerificationRequired)),
+            (&bare, RevokeSessions, true, Some(R), true, true, Err(Denial::FieldNotEditable(session))),
+            (&bare, RevokeSessions, true, Some(E), true, true, unauthorized),
+            (&sessions, RevokeSessions, true, Some(E), false, true, Ok(())),
+            (&sessions, RevokeSessions, false, Some(E), true, true, Err(Denial::AccountCenterDisabled)),
+        ]);
+        for (caller, route, enabled, access, first_party, identity_verified, expected) in table {
+            let fields = AccountCenterFields { session: access, ..Default::default() };
+            let settings = AccountCenterSettings { enabled, fields, ..Default::default() };
+            let facts = RequestFacts { settings: &settings, first_party, identity_verified, has_security_method: true };
+            let decision = decide_route(caller, route, facts).map(|authorized| assert_eq!(authorized.route(), route));
+            assert_eq!(decision, expected, "{route:?} session={access:?} {first_party} {identity_verified}");
+        }
+    }
+
+    #[test]
+    fn every_identity_route_checks_the_record_first_then_the_field_then_the_scope_then_the_client() {
+        use AccountRoute::*;
+        use FieldAccess::{Edit as E, ReadOnly as R};
+        let identities = caller(&["identities"]);
+        let bare = caller(&["profile"]);
+        let social = AccountField::Social;
+        let scope_401 = Err(Denial::MissingScope { scope: "identities", answered_401: true });
+        let scope_400 = Err(Denial::MissingScope { scope: "identities", answered_401: false });
+        // (caller, route, social field, first party, record, has a security method, expected)
+        type Row<'a> = (&'a AccountCaller, AccountRoute, Option<FieldAccess>, bool, bool, bool, Result<(), Denial>);
+        let table: Vec<Row<'_>> = vec![
+            (&identities, LinkIdentity, Some(E), true, true, true, Ok(())),
+            (&identities, LinkIdentity, Some(E), true, false, true, Err(Denial::VerificationRequired)),
+            (&identities, LinkIdentity, Some(E), true, false, false, Ok(())),
+            (&bare, LinkIdentity, Some(R), true, false, true, Err(Denial::VerificationRequired)),
+            (&bare, LinkIdentity, Some(R), true, true, true, Err(Denial::FieldNotEditable(social))),
+            (&bare, LinkIdentity, Some(E), true, true, true, scope_401),
+            (&identities, LinkIdentity, Some(E), false, true, true, Err(Denial::ThirdPartyApplication)),
+            (&identities, UnlinkIdentity, Some(E), true, true, true, Ok(())),
+            (&identities, UnlinkIdentity, None, true, true, true, Err(Denial::FieldNotEditable(social))),
+            (&bare, UnlinkIdentity, Some(E), true, true, true, scope_400),
+            (&identities, UnlinkIdentity, Some(E), true, false, true, Err(Denial::VerificationRequired)),
+            (&identities, UnlinkIdentity, Some(E), false, true, true, Err(Denial::ThirdPartyApplication)),
+            (&bare, MakeSocialVerificationRecord, None, false, false, true, Ok(())),
+            (&bare, ReadIdentityAccessToken, None, false, false, true, Ok(())),
+        ];
+        for (caller, route, access, first_party, identity_verified, has_security_method, expected) in table {
+            let fields = AccountCenterFields { social: access, ..Default::default() };
+            let settings = AccountCenterSettings { enabled: true, fields, ..Default::default() };
+            let facts = RequestFacts { settings: &settings, first_party, identity_verified, has_security_method };
+            let decision = decide_route(caller, route, facts).map(|authorized| assert_eq!(authorized.route(), route));
+            assert_eq!(decision, expected, "{route:?} social={access:?} {first_party} {identity_verified}");
+            let disabled = AccountCenterSettings { enabled: false, ..settings.clone() };
+            let facts = RequestFacts { settings: &disabled, ..facts };
+            assert_eq!(decide_route(caller, route, facts), Err(Denial::AccountCenterDisabled), "{route:?}");
         }
     }
 }

@@ -173,6 +173,50 @@ pub fn details<const N: usize>(pairs: [(&str, Value); N]) -> Map<String, Value> 
     pairs.into_iter().map(|(name, value)| (name.to_owned(), value)).collect()
 }
 
+/// One entry as the APIs show it: Logto's `logs` row (without `tenantId`). The payload says who acted (`actor`, and
+/// `impersonator` when an administrator acted as the user), through which client, from where, and what changed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct LogView {
+    pub id: String,
+    pub key: String,
+    /// `key`, `result`, `userId`, `applicationId`, `ip`, `userAgent`, and ours: `actor`, `impersonator`, `details`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub payload: Value,
+    /// Milliseconds since the epoch.
+    pub created_at: i64,
+}
+
+impl LogView {
+    pub fn new(entry: &AuditEntry) -> Self {
+        let context = &entry.context;
+        let mut payload = Map::new();
+        payload.insert("key".into(), Value::String(entry.key.clone()));
+        payload.insert("result".into(), serde_json::to_value(entry.result).unwrap_or(Value::Null));
+        let optional = [
+            ("userId", entry.user_id.as_ref().map(|id| id.as_str().to_owned())),
+            ("applicationId", context.application_id.clone()),
+            ("ip", context.ip.clone()),
+            ("userAgent", context.user_agent.clone()),
+            ("impersonator", context.impersonator.clone()),
+        ];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                payload.insert(name.into(), Value::String(value));
+            }
+        }
+        payload.insert("actor".into(), serde_json::to_value(&context.actor).unwrap_or(Value::Null));
+        payload.insert("details".into(), Value::Object(entry.details.clone()));
+        Self {
+            id: entry.id.clone(),
+            key: entry.key.clone(),
+            payload: Value::Object(payload),
+            created_at: entry.created_at.as_millis(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -185,6 +229,42 @@ mod tests {
         assert_eq!(
             serde_json::to_value(&context).unwrap(),
             json!({ "actor": { "type": "application", "id": "m2m" }, "applicationId": "m2m" })
+        );
+    }
+
+    #[test]
+    fn a_log_view_is_logtos_row_with_who_acted_and_what_changed() {
+        let user = UserId::parse("abcdefghijkl").unwrap();
+        let context = AuditContext::new(Actor::User { id: user.as_str().into() })
+            .with_application("app")
+            .with_origin(Some("10.0.0.1"), None)
+            .with_impersonator(Some("admin-app"));
+        let entry = AuditEntry::about(
+            "log1".into(),
+            keys::USER_DATA_UPDATED,
+            &user,
+            &context,
+            details([("fields", json!(["name"]))]),
+            Timestamp::from_millis(1_234),
+        );
+        let view = serde_json::to_value(LogView::new(&entry)).unwrap();
+        assert_eq!(
+            view,
+            json!({
+                "id": "log1",
+                "key": "User.Data.Updated",
+                "createdAt": 1_234,
+                "payload": {
+                    "key": "User.Data.Updated",
+                    "result": "Success",
+                    "userId": "abcdefghijkl",
+                    "applicationId": "app",
+                    "ip": "10.0.0.1",
+                    "impersonator": "admin-app",
+                    "actor": { "type": "user", "id": "abcdefghijkl" },
+                    "details": { "fields": ["name"] },
+                },
+            })
         );
     }
 

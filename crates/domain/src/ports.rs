@@ -121,6 +121,49 @@ impl Pagination {
     pub fn offset(self) -> u64 {
         (self.page - 1).saturating_mul(self.page_size)
     }
+
+    /// The page a list request asks for with Logto's `page` (1-based, default 1) and `page_size` (default 20) in
+    /// its raw query string; `None` for out-of-range or non-numeric values (Logto's `guard.invalid_pagination`).
+    pub fn from_query(query: &str) -> Option<Self> {
+        let (mut page, mut page_size) = (None, None);
+        // The keys are plain ASCII, so no percent-decoding is needed to match them, and a percent-encoded value
+        // is not a number anyway.
+        for (key, value) in query_pairs(query) {
+            match key {
+                "page" => page = Some(value),
+                "page_size" => page_size = Some(value),
+                _ => {}
+            }
+        }
+        let number = |value: Option<&str>, default: u64| value.map_or(Some(default), |value| value.parse().ok());
+        Self::new(number(page, 1)?, number(page_size, Self::DEFAULT_PAGE_SIZE)?)
+    }
+
+    /// The RFC 8288 `Link` header of this page of `total` items: the first, last, previous and next pages of
+    /// `url` (absolute, without query), each with `query`'s other parameters kept as the client encoded them.
+    /// (Logto's links drop the `/api` prefix, a bug; these keep the real path.)
+    pub fn links(self, url: &str, query: &str, total: u64) -> String {
+        let last = total.div_ceil(self.page_size).max(1);
+        let others: Vec<&str> =
+            query.split('&').filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("page")).collect();
+        let link = |page: u64, rel: &str| {
+            let parameters =
+                std::iter::once(format!("page={page}")).chain(others.iter().map(|pair| (*pair).to_owned()));
+            format!("<{url}?{}>; rel=\"{rel}\"", parameters.collect::<Vec<_>>().join("&"))
+        };
+        let mut links = vec![link(1, "first"), link(last, "last")];
+        if self.page > 1 {
+            links.push(link(self.page - 1, "prev"));
+        }
+        if self.page < last {
+            links.push(link(self.page + 1, "next"));
+        }
+        links.join(", ")
+    }
+}
+
+fn query_pairs(query: &str) -> impl Iterator<Item = (&str, &str)> {
+    query.split('&').filter(|pair| !pair.is_empty()).map(|pair| pair.split_once('=').unwrap_or((pair, "")))
 }
 
 impl Default for Pagination {
@@ -266,6 +309,33 @@ pub struct UserSearch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pagination_is_read_from_the_query_with_logtos_defaults_and_bounds() {
+        assert_eq!(Pagination::from_query(""), Some(Pagination { page: 1, page_size: 20 }));
+        assert_eq!(Pagination::from_query("page=3&page_size=100&x=1"), Some(Pagination { page: 3, page_size: 100 }));
+        for query in ["page=0", "page_size=0", "page_size=101", "page=abc", "page=-1", "page=", "page_size=%31"] {
+            assert_eq!(Pagination::from_query(query), None, "{query}");
+        }
+    }
+
+    #[test]
+    fn links_keep_the_other_parameters_and_name_the_neighbouring_pages() {
+        let links =
+            Pagination { page: 2, page_size: 2 }.links("http://h/api/applications", "page_size=2&page=2&types=SPA", 5);
+        assert_eq!(
+            links,
+            "<http://h/api/applications?page=1&page_size=2&types=SPA>; rel=\"first\", \
+             <http://h/api/applications?page=3&page_size=2&types=SPA>; rel=\"last\", \
+             <http://h/api/applications?page=1&page_size=2&types=SPA>; rel=\"prev\", \
+             <http://h/api/applications?page=3&page_size=2&types=SPA>; rel=\"next\""
+        );
+        assert_eq!(
+            Pagination::default().links("http://h/api/logs", "", 0),
+            "<http://h/api/logs?page=1>; rel=\"first\", <http://h/api/logs?page=1>; rel=\"last\"",
+            "an empty list has one page"
+        );
+    }
 
     #[test]
     fn pagination_accepts_logtos_range_only() {

@@ -11,7 +11,9 @@ use async_trait::async_trait;
 
 use crate::clock::Timestamp;
 use crate::ids::UserId;
+use crate::passkey::PasskeyRegistration;
 use crate::ports::RepoError;
+use crate::social::SocialCeremony;
 use crate::user::User;
 use crate::verification_code::{CodePurpose, CodeRecipient};
 
@@ -25,6 +27,12 @@ pub enum RecordKind {
     Password,
     /// A code was sent to `recipient` for `purpose`; `code_id` names the stored code.
     Code { recipient: CodeRecipient, purpose: CodePurpose, code_id: String },
+    /// A social sign-in at the connector `connector_id`: started (what its callback needs), then verified (the
+    /// identity the provider vouched for). Proves no identity of the holder; it names an identity to link.
+    Social { connector_id: String, ceremony: SocialCeremony },
+    /// A passkey registration: started (the ceremony's state), then verified (the credential to bind). Proves no
+    /// identity of the holder; it names a credential to add.
+    WebAuthn(PasskeyRegistration),
 }
 
 impl RecordKind {
@@ -34,6 +42,8 @@ impl RecordKind {
             Self::Password => "Password",
             Self::Code { recipient: CodeRecipient::Email(_), .. } => "EmailVerificationCode",
             Self::Code { recipient: CodeRecipient::Phone(_), .. } => "PhoneVerificationCode",
+            Self::Social { .. } => "Social",
+            Self::WebAuthn(_) => "WebAuthn",
         }
     }
 }
@@ -85,6 +95,8 @@ impl VerificationRecord {
         let proof = match &self.kind {
             RecordKind::Password => true,
             RecordKind::Code { purpose, .. } => *purpose == CodePurpose::UserPermissionValidation,
+            RecordKind::Social { .. } => false,
+            RecordKind::WebAuthn(_) => false,
         };
         let after_password_change = user.password_updated_at.is_none_or(|changed| self.created_at > changed);
         proof && after_password_change && user.id == *holder.user_id && self.is_usable_by(holder, now)
@@ -108,8 +120,9 @@ pub trait VerificationRecordRepository: Send + Sync {
     /// Stores a record and forgets records expired at its `created_at`. `NotFound` when the user does not exist.
     async fn insert(&self, record: &VerificationRecord) -> Result<(), RepoError>;
     async fn find(&self, id: &str) -> Result<Option<VerificationRecord>, RepoError>;
-    /// Marks the record verified; `NotFound` when there is no such record.
-    async fn mark_verified(&self, id: &str) -> Result<(), RepoError>;
+    /// Marks the record verified, storing `kind` as what it now proves (a ceremony's second step replaces the state
+    /// its first step kept with the result); `NotFound` when there is no such record.
+    async fn mark_verified(&self, id: &str, kind: &RecordKind) -> Result<(), RepoError>;
 }
 
 #[cfg(test)]

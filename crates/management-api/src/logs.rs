@@ -1,6 +1,5 @@
 //! The audit log: Logto's `GET /api/logs` and `GET /api/logs/:id`, and ours, `GET /api/users/:userId/logs`.
-//! Entries are Logto's log shape (`{id, key, payload, createdAt}`); the payload says who acted (`actor`, and
-//! `impersonator` when an administrator acted as the user), through which client, from where, and what changed.
+//! Entries are the domain's [`LogView`], Logto's log shape (`{id, key, payload, createdAt}`).
 
 use std::sync::Arc;
 
@@ -8,10 +7,9 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use latchkey_auth::error_body::ErrorBody;
 use latchkey_domain::Timestamp;
-use latchkey_domain::audit::{AuditEntry, AuditFilter, AuditLogRepository};
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
-use utoipa::{IntoParams, ToSchema};
+use latchkey_domain::audit::{AuditFilter, AuditLogRepository, LogView};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use crate::error::ApiError;
 use crate::guard::{ManagementCaller, ManagementConfig};
@@ -39,48 +37,6 @@ pub(crate) fn routes(config: &mut ServiceConfig) {
 /// Sub-resources of `/api/users`.
 pub(crate) fn user_routes(config: &mut ServiceConfig) {
     config.service(web::resource("/{userId}/logs").route(web::get().to(list_for_user)));
-}
-
-/// One entry as Logto's `logs` row (without `tenantId`).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct LogBody {
-    pub id: String,
-    pub key: String,
-    /// `key`, `result`, `userId`, `applicationId`, `ip`, `userAgent`, and ours: `actor`, `impersonator`, `details`.
-    #[schema(value_type = Object)]
-    pub payload: Value,
-    /// Milliseconds since the epoch.
-    pub created_at: i64,
-}
-
-impl LogBody {
-    fn new(entry: &AuditEntry) -> Self {
-        let context = &entry.context;
-        let mut payload = Map::new();
-        payload.insert("key".into(), json!(entry.key));
-        payload.insert("result".into(), json!(entry.result));
-        let optional = [
-            ("userId", entry.user_id.as_ref().map(|id| id.as_str().to_owned())),
-            ("applicationId", context.application_id.clone()),
-            ("ip", context.ip.clone()),
-            ("userAgent", context.user_agent.clone()),
-            ("impersonator", context.impersonator.clone()),
-        ];
-        for (name, value) in optional {
-            if let Some(value) = value {
-                payload.insert(name.into(), Value::String(value));
-            }
-        }
-        payload.insert("actor".into(), serde_json::to_value(&context.actor).unwrap_or(Value::Null));
-        payload.insert("details".into(), Value::Object(entry.details.clone()));
-        Self {
-            id: entry.id.clone(),
-            key: entry.key.clone(),
-            payload: Value::Object(payload),
-            created_at: entry.created_at.as_millis(),
-        }
-    }
 }
 
 /// Logto's filters, and ours: a time range in milliseconds.
@@ -130,7 +86,7 @@ type Deps = web::Data<LogsDeps>;
         ("page_size" = Option<u64>, Query, description = "Items per page (default 20, at most 100)."),
     ),
     responses(
-        (status = 200, description = "A page of entries, newest first.", body = [LogBody], headers(
+        (status = 200, description = "A page of entries, newest first.", body = [LogView], headers(
             ("Total-Number" = String, description = "How many entries match in all."),
             ("Link" = String, description = "RFC 8288 links to the first, previous, next and last pages."),
         )),
@@ -164,7 +120,7 @@ async fn list(
         ("page_size" = Option<u64>, Query, description = "Items per page (default 20, at most 100)."),
     ),
     responses(
-        (status = 200, description = "A page of entries, newest first.", body = [LogBody]),
+        (status = 200, description = "A page of entries, newest first.", body = [LogView]),
         (status = 400, description = "`guard.invalid_pagination`.", body = ErrorBody),
     ),
     extensions(("x-latchkey-extension" = json!(true))),
@@ -190,7 +146,7 @@ async fn respond(
 ) -> actix_web::Result<HttpResponse> {
     let pagination = requested_page(request)?;
     let page = deps.audit_log.list(&filter, pagination).await.map_err(ApiError::from)?;
-    let items: Vec<_> = page.items.iter().map(LogBody::new).collect();
+    let items: Vec<_> = page.items.iter().map(LogView::new).collect();
     Ok(paged_response(request, config.endpoint(), pagination, page.total, &items))
 }
 
@@ -202,7 +158,7 @@ async fn respond(
     summary = "Get an audit log entry",
     params(("id" = String, Path, description = "The entry's id.")),
     responses(
-        (status = 200, description = "The entry.", body = LogBody),
+        (status = 200, description = "The entry.", body = LogView),
         (status = 404, description = "`entity.not_found`.", body = ErrorBody),
     ),
     security(("bearer" = [])),
@@ -211,5 +167,5 @@ async fn get(caller: ManagementCaller, deps: Deps, path: web::Path<String>) -> a
     caller.authorize(ManagementAction::ReadUsers)?;
     let entry = deps.audit_log.find(&path).await.map_err(ApiError::from)?;
     let entry = entry.ok_or(ApiError::EntryNotFound)?;
-    Ok(HttpResponse::Ok().json(LogBody::new(&entry)))
+    Ok(HttpResponse::Ok().json(LogView::new(&entry)))
 }

@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use latchkey_domain::identifiers::{Email, Phone};
+use latchkey_domain::passkey::PasskeyRegistration;
 use latchkey_domain::ports::RepoError;
 use latchkey_domain::verification_code::{CodePurpose, CodeRecipient};
 use latchkey_domain::verification_record::{RecordKind, VerificationRecord, VerificationRecordRepository};
@@ -35,12 +36,7 @@ impl VerificationRecordRepository for SeaVerificationRecordRepository {
             .exec(&self.db)
             .await
             .map_err(unavailable)?;
-        let (recipient, purpose, code_id) = match &record.kind {
-            RecordKind::Password => (None, None, None),
-            RecordKind::Code { recipient, purpose, code_id } => {
-                (Some(recipient.address().to_owned()), Some(purpose.as_str().to_owned()), Some(code_id.clone()))
-            }
-        };
+        let KindColumns { recipient, purpose, code_id, state } = KindColumns::of(&record.kind);
         let row = record_rows::ActiveModel {
             id: Set(record.id.clone()),
             user_id: Set(record.user_id.as_str().to_owned()),
@@ -49,6 +45,7 @@ impl VerificationRecordRepository for SeaVerificationRecordRepository {
             recipient: Set(recipient),
             purpose: Set(purpose),
             code_id: Set(code_id),
+            state: Set(state),
             verified: Set(record.verified),
             created_at: Set(record.created_at.as_millis()),
             expires_at: Set(record.expires_at.as_millis()),
@@ -62,10 +59,16 @@ impl VerificationRecordRepository for SeaVerificationRecordRepository {
         row.map(from_row).transpose()
     }
 
-    async fn mark_verified(&self, id: &str) -> Result<(), RepoError> {
+    async fn mark_verified(&self, id: &str, kind: &RecordKind) -> Result<(), RepoError> {
         use record_rows::{Column, Entity};
+        let KindColumns { recipient, purpose, code_id, state } = KindColumns::of(kind);
         let updated = Entity::update_many()
             .col_expr(Column::Verified, Expr::value(true))
+            .col_expr(Column::Kind, Expr::value(kind.type_name()))
+            .col_expr(Column::Recipient, Expr::value(recipient))
+            .col_expr(Column::Purpose, Expr::value(purpose))
+            .col_expr(Column::CodeId, Expr::value(code_id))
+            .col_expr(Column::State, Expr::value(state))
             .filter(Column::Id.eq(id))
             .exec(&self.db)
             .await
@@ -74,6 +77,37 @@ impl VerificationRecordRepository for SeaVerificationRecordRepository {
             return Err(RepoError::NotFound);
         }
         Ok(())
+    }
+}
+
+/// How a record's kind is spread over the row's columns.
+struct KindColumns {
+    recipient: Option<String>,
+    purpose: Option<String>,
+    code_id: Option<String>,
+    state: Option<String>,
+}
+
+impl KindColumns {
+    fn of(kind: &RecordKind) -> Self {
+        match kind {
+            RecordKind::Password => Self { recipient: None, purpose: None, code_id: None, state: None },
+            RecordKind::Code { recipient, purpose, code_id } => Self {
+                recipient: Some(recipient.address().to_owned()),
+                purpose: Some(purpose.as_str().to_owned()),
+                code_id: Some(code_id.clone()),
+                state: None,
+            },
+            RecordKind::WebAuthn(registration) => {
+                Self { recipient: None, purpose: None, code_id: None, state: Some(registration.to_state()) }
+            }
+            RecordKind::Social { connector_id, ceremony } => Self {
+                recipient: None,
+                purpose: None,
+                code_id: Some(connector_id.clone()),
+                state: serde_json::to_string(ceremony).ok(),
+            },
+        }
     }
 }
 
@@ -93,6 +127,16 @@ fn from_row(row: record_rows::Model) -> Result<VerificationRecord, RepoError> {
                 row.purpose.as_deref().and_then(CodePurpose::parse).ok_or_else(|| unreadable("bad purpose"))?;
             let code_id = row.code_id.clone().ok_or_else(|| unreadable("no code id"))?;
             RecordKind::Code { recipient, purpose, code_id }
+        }
+        "WebAuthn" => {
+            let state = row.state.as_deref().ok_or_else(|| unreadable("no state"))?;
+            RecordKind::WebAuthn(PasskeyRegistration::from_state(state).map_err(|_| unreadable("bad state"))?)
+        }
+        "Social" => {
+            let connector_id = row.code_id.clone().ok_or_else(|| unreadable("no connector id"))?;
+            let state = row.state.as_deref().ok_or_else(|| unreadable("no state"))?;
+            let ceremony = serde_json::from_str(state).map_err(|_| unreadable("bad state"))?;
+            RecordKind::Social { connector_id, ceremony }
         }
         _ => return Err(unreadable("unknown kind")),
     };
@@ -121,6 +165,8 @@ mod record_rows {
         pub recipient: Option<String>,
         pub purpose: Option<String>,
         pub code_id: Option<String>,
+        /// The ceremony state of WebAuthn and social records (JSON written by the domain).
+        pub state: Option<String>,
         pub verified: bool,
         pub created_at: i64,
         pub expires_at: i64,

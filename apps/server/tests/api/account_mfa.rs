@@ -148,7 +148,7 @@ async fn a_user_binds_totp_and_backup_codes_lists_them_without_secrets_and_remov
         expect_error(wrong, 400, "session.mfa.invalid_totp_code", backend).await;
         let webauthn = json!({"type": "WebAuthn", "newIdentifierVerificationRecordId": "x"});
         let passkey = me.send(Method::POST, "/mfa-verifications", Some(&record), Some(webauthn)).await;
-        expect_error(passkey, 400, "guard.invalid_input", backend).await;
+        expect_error(passkey, 400, "session.mfa.mfa_factor_not_enabled", backend).await;
         me.done(Method::POST, "/mfa-verifications", Some(&record), Some(totp(&code))).await;
         let second = me.send(Method::POST, "/mfa-verifications", Some(&record), Some(totp(&code))).await;
         expect_error(second, 422, "user.totp_already_in_use", backend).await;

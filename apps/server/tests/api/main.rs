@@ -4,7 +4,9 @@
 
 mod account_center;
 mod account_changes;
+mod account_client;
 mod account_mfa;
+mod account_sessions;
 mod applications;
 mod binary;
 mod bootstrap;
@@ -16,6 +18,7 @@ mod helpers;
 mod jwks;
 mod my_account;
 mod openapi;
+mod passkeys;
 mod personal_access_tokens;
 mod refresh;
 mod revocation;

@@ -36,6 +36,14 @@ const SERVED_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/my-account/mfa-verifications/backup-codes/generate"),
     ("GET", "/api/my-account/mfa-verifications/backup-codes"),
     ("DELETE", "/api/my-account/mfa-verifications/{verificationId}"),
+    ("PATCH", "/api/my-account/mfa-verifications/{verificationId}/name"),
+    ("POST", "/api/verifications/web-authn/registration"),
+    ("POST", "/api/verifications/web-authn/registration/verify"),
+    ("GET", "/api/my-account/sessions"),
+    ("DELETE", "/api/my-account/sessions/{sessionId}"),
+    ("GET", "/api/my-account/grants"),
+    ("DELETE", "/api/my-account/grants/{grantId}"),
+    ("GET", "/api/my-account/logs"),
     ("POST", "/api/verifications/password"),
     ("POST", "/api/verifications/verification-code"),
     ("POST", "/api/verifications/verification-code/verify"),
@@ -116,6 +124,7 @@ const EXTENSIONS: &[(&str, &str)] = &[
     ("GET", "/api/users/{userId}/logs"),
     ("DELETE", "/api/my-account"),
     ("GET", "/api/my-account/export"),
+    ("GET", "/api/my-account/logs"),
 ];
 
 const METHODS: &[&str] = &["get", "put", "post", "delete", "options", "head", "patch", "trace"];

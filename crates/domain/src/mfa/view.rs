@@ -9,6 +9,7 @@ use crate::clock::Timestamp;
 /// One bound factor as Logto lists it: TOTP `{id, createdAt, type}`; WebAuthn adds `lastUsedAt`, `agent` and
 /// `name`; backup codes add `remainCodes`. Times are ISO-8601 strings, as in Logto.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "camelCase")]
 pub struct MfaFactorView {
     pub id: String,

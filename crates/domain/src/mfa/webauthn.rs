@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use super::MfaError;
 
 /// A registered WebAuthn credential, with Logto's field names.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct WebAuthnCredential {
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -9,7 +9,9 @@ use crate::audit::{AuditContext, AuditEntry, keys};
 use crate::clock::{Clock, Timestamp};
 use crate::identifiers::{Email, Phone, Username};
 use crate::ids::{IdGenerator, UserId};
-use crate::mfa::{self, BackupCodeSet, MfaError, MfaFactor, MfaFactorKind, MfaFactorType, TotpFactor};
+use crate::mfa::{
+    self, BackupCodeSet, MfaError, MfaFactor, MfaFactorKind, MfaFactorType, TotpFactor, WebAuthnCredential,
+};
 use crate::password::{
     PasswordCheck, PasswordError, PasswordHasher, PasswordPolicy, PasswordUserInfo, PlainPassword, PolicyIssue,
     StoredPassword, import,
@@ -474,6 +476,67 @@ impl AccountService {
         self.bind_factor(user, MfaFactorKind::BackupCode(set), None, enabled_factors, write).await
     }
 
+    /// Binds a passkey the user registered (a verified WebAuthn verification record's credential) under `name`.
+    /// The factor rules apply as for the other factors (WebAuthn enabled in the sign-in experience); a credential
+    /// the user already has is refused as `Mfa(FactorNotFound)`, Logto's `verification_record.not_found`: the
+    /// record no longer names a new credential.
+    pub async fn bind_webauthn(
+        &self,
+        user_id: &UserId,
+        mut credential: WebAuthnCredential,
+        name: Option<String>,
+        enabled_factors: &[MfaFactorType],
+        write: UserWrite<'_>,
+    ) -> Result<User, AccountError> {
+        let user = self.load(user_id).await?;
+        mfa::check_can_bind(&user.mfa_factors, MfaFactorType::WebAuthn, enabled_factors)?;
+        credential.name = name;
+        let credential_id = credential.credential_id.clone();
+        let factor = MfaFactor {
+            id: self.ports.ids.entity_id(),
+            created_at: self.ports.clock.now(),
+            last_used_at: None,
+            kind: MfaFactorKind::WebAuthn(credential),
+        };
+        let write = write.with_details(mfa_details("added", MfaFactorType::WebAuthn));
+        self.update_with_retry(user, write.logged(keys::USER_MFA_UPDATED), |user| {
+            if has_webauthn_credential(user, &credential_id) {
+                return Err(MfaError::FactorNotFound.into());
+            }
+            mfa::rules::bind(&mut user.mfa_factors, factor.clone(), enabled_factors)?;
+            user.logto_config.mfa.enabled = Some(true);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Renames the user's passkey `factor_id` (`PATCH /my-account/mfa-verifications/:id/name`); only WebAuthn
+    /// factors have names, so any other id is `Mfa(FactorNotFound)`.
+    pub async fn rename_webauthn(
+        &self,
+        user_id: &UserId,
+        factor_id: &str,
+        name: &str,
+        write: UserWrite<'_>,
+    ) -> Result<User, AccountError> {
+        let user = self.load(user_id).await?;
+        let write = write.with_details(mfa_details("renamed", MfaFactorType::WebAuthn));
+        self.update_with_retry(user, write.logged(keys::USER_MFA_UPDATED), |user| {
+            let credential = user
+                .mfa_factors
+                .iter_mut()
+                .filter(|factor| factor.id == factor_id)
+                .find_map(|factor| match &mut factor.kind {
+                    MfaFactorKind::WebAuthn(credential) => Some(credential),
+                    _ => None,
+                })
+                .ok_or(MfaError::FactorNotFound)?;
+            credential.rename(name);
+            Ok(())
+        })
+        .await
+    }
+
     /// Uses one backup code; each code works once.
     pub async fn use_backup_code(
         &self,
@@ -681,6 +744,13 @@ impl<'a> UserWrite<'a> {
 pub(crate) struct LoggedWrite<'a> {
     write: UserWrite<'a>,
     key: &'static str,
+}
+
+/// Whether the user already has a passkey with this credential id.
+pub(crate) fn has_webauthn_credential(user: &User, credential_id: &str) -> bool {
+    user.mfa_factors.iter().any(|factor| {
+        matches!(&factor.kind, MfaFactorKind::WebAuthn(credential) if credential.credential_id == credential_id)
+    })
 }
 
 fn mfa_details(action: &str, factor: MfaFactorType) -> Map<String, Value> {

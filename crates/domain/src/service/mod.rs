@@ -2,14 +2,20 @@
 //! and unit tests (with mockall mocks) compose them the same way.
 
 mod accounts;
+mod passkeys;
+mod sessions;
 mod sign_in;
+mod social;
 mod user_admin;
 mod verifications;
 
 pub use accounts::{AccountError, AccountService, NewPassword, NewUser, Ports, TotpEnrolment, UserWrite};
+pub use passkeys::{PasskeyPorts, PasskeyService, RegistrationOptions};
+pub use sessions::{GrantAudience, UserSessionService};
 pub use sign_in::{
     CodeSent, CodeSignIn, CodeSignInPorts, MfaAnswer, MfaChallenge, PasswordSignIn, SignInError, SignInOutcome,
     SignInPorts, SignInService, SignedIn,
 };
+pub use social::{SocialError, SocialPorts, SocialService};
 pub use user_admin::{DEFAULT_TOMBSTONE_RETENTION, ProvisionedTotp, UserAdminService, UserPatch};
 pub use verifications::{RecordMade, VerificationError, VerificationPorts, VerificationService};

@@ -64,6 +64,16 @@ pub enum VerificationError {
     /// 401 `verification_record.permission_denied`: the request needs a record proving the caller's identity.
     #[error("a verification record proving the caller's identity is required")]
     PermissionDenied,
+    /// 400 `session.mfa.webauthn_verification_failed`: the authenticator's answer to a passkey registration did
+    /// not verify.
+    #[error("the WebAuthn response was rejected")]
+    WebAuthnVerificationFailed,
+    /// 400 `session.mfa.pending_info_not_found`: the WebAuthn record has no registration waiting for an answer.
+    #[error("no pending WebAuthn registration")]
+    PendingInfoNotFound,
+    /// 500: the passkey ceremony cannot run here (the cause is logged).
+    #[error("the passkey ceremony failed: {0}")]
+    PasskeyUnavailable(String),
     #[error("storage failed: {0}")]
     Storage(String),
 }
@@ -182,7 +192,7 @@ impl VerificationService {
             }
             Err(error) => return Err(code_refused(error)),
         }
-        self.ports.records.mark_verified(&record.id).await?;
+        self.ports.records.mark_verified(&record.id, &record.kind).await?;
         Ok(RecordMade { id: record.id, expires_at: record.expires_at })
     }
 

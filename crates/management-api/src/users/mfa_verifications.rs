@@ -6,7 +6,7 @@
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use latchkey_auth::error_body::ErrorBody;
-use latchkey_domain::mfa::{MfaFactor, MfaFactorType, MfaFactorView};
+use latchkey_domain::mfa::{MfaFactorType, MfaFactorView};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -19,42 +19,6 @@ pub(crate) fn routes(config: &mut ServiceConfig) {
     config
         .service(web::resource("/{userId}/mfa-verifications").route(web::get().to(list)).route(web::post().to(create)))
         .service(web::resource("/{userId}/mfa-verifications/{verificationId}").route(web::delete().to(remove)));
-}
-
-/// One bound factor as Logto lists it: TOTP `{id, createdAt, type}`; WebAuthn adds `lastUsedAt`, `agent` and
-/// `name`; backup codes add `remainCodes`. Times are ISO-8601 strings here, as in Logto.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct MfaVerificationBody {
-    pub id: String,
-    pub created_at: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub last_used_at: Option<String>,
-    /// `Totp`, `WebAuthn` or `BackupCode`.
-    #[serde(rename = "type")]
-    pub factor_type: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub agent: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub remain_codes: Option<usize>,
-}
-
-impl MfaVerificationBody {
-    /// The domain's list view of `factor` (one definition, shared with the Account API).
-    fn new(factor: &MfaFactor) -> Self {
-        let view = MfaFactorView::new(factor);
-        Self {
-            id: view.id,
-            created_at: view.created_at,
-            last_used_at: view.last_used_at,
-            factor_type: view.factor_type,
-            agent: view.agent,
-            name: view.name,
-            remain_codes: view.remain_codes,
-        }
-    }
 }
 
 /// The `POST` body: a TOTP factor with an optional base32 secret (16–32 characters; a fresh one when absent), or
@@ -99,7 +63,7 @@ pub enum CreatedMfaVerification {
     summary = "List a user's MFA factors",
     params(("userId" = String, Path, description = "The user's id.")),
     responses(
-        (status = 200, description = "The user's factors, without their secrets.", body = [MfaVerificationBody]),
+        (status = 200, description = "The user's factors, without their secrets.", body = [MfaFactorView]),
         (status = 401, description = "No valid Management API token.", body = ErrorBody),
         (status = 403, description = "`auth.forbidden`.", body = ErrorBody),
         (status = 404, description = "`entity.not_found`.", body = ErrorBody),
@@ -109,7 +73,7 @@ pub enum CreatedMfaVerification {
 async fn list(caller: ManagementCaller, deps: Deps, path: web::Path<String>) -> actix_web::Result<HttpResponse> {
     caller.authorize(ManagementAction::ReadUsers)?;
     let user = deps.admin.get(&user_id(&path)?).await.map_err(ApiError::from)?;
-    let factors: Vec<_> = user.mfa_factors.iter().map(MfaVerificationBody::new).collect();
+    let factors: Vec<_> = user.mfa_factors.iter().map(MfaFactorView::new).collect();
     Ok(HttpResponse::Ok().json(factors))
 }
 

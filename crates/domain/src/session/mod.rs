@@ -2,6 +2,8 @@
 //! tokens name their session, so revoking it (sign-out, reuse of a rotated refresh token, suspension, password
 //! change) makes them fail on the next request.
 
+mod view;
+
 use async_trait::async_trait;
 
 use crate::audit::AuditEntry;
@@ -9,6 +11,8 @@ use crate::clock::Timestamp;
 use crate::ids::UserId;
 use crate::ports::RepoError;
 use crate::secrets::{OpaqueSecret, REFRESH_TOKEN_LENGTH, SecretHash, generate_secret};
+
+pub use view::{GrantApplication, GrantView, SessionView};
 
 /// Longest stored `User-Agent`; longer ones are cut (they are informative only).
 pub const USER_AGENT_MAX_CHARS: usize = 512;
