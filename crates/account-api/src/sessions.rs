@@ -12,10 +12,8 @@ use latchkey_auth::Principal;
 use latchkey_auth::error_body::ErrorBody;
 use latchkey_domain::audit::{AuditFilter, LogView};
 use latchkey_domain::ports::{Pagination, RepoError};
-use latchkey_domain::service::GrantAudience;
-use latchkey_domain::session::{GrantView, SessionView};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use latchkey_domain::session::{GrantList, GrantsQuery, SessionList, SessionView};
+use serde::Deserialize;
 
 use crate::account::{AccountDeps, allow};
 use crate::error::ApiError;
@@ -31,16 +29,6 @@ pub(crate) fn routes(config: &mut ServiceConfig) {
 }
 
 type Deps = web::Data<AccountDeps>;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionsBody {
-    sessions: Vec<SessionView>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct GrantsBody {
-    grants: Vec<GrantView>,
-}
 
 /// Logto's `revokeGrantsTarget`. A Latchkey session is its own grant, so revoking it already ends every token the
 /// applications got through it; the value is checked and has nothing more to revoke.
@@ -58,20 +46,6 @@ enum RevokeGrantsTarget {
     FirstParty,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GrantsQuery {
-    #[serde(default)]
-    app_type: Option<AppType>,
-}
-
-#[derive(Debug, Clone, Copy, Deserialize)]
-#[serde(rename_all = "camelCase")]
-enum AppType {
-    FirstParty,
-    ThirdParty,
-}
-
 fn query<T: serde::de::DeserializeOwned>(request: &HttpRequest) -> Result<T, ApiError> {
     web::Query::<T>::from_query(request.query_string())
         .map(web::Query::into_inner)
@@ -86,7 +60,7 @@ fn query<T: serde::de::DeserializeOwned>(request: &HttpRequest) -> Result<T, Api
     description = "Needs `urn:logto:scope:sessions`, the `session` field readable and a verification record \
         (`logto-verification-id`). Most recently active first; `isCurrent` marks the session of the calling token.",
     responses(
-        (status = 200, description = "`{sessions}`.", body = SessionsBody),
+        (status = 200, description = "`{sessions}`.", body = SessionList),
         (status = 400, description = "`account_center.field_not_enabled`.", body = ErrorBody),
         (status = 401, description = "`verification_record.permission_denied`, or `auth.unauthorized` without the \
             sessions scope.", body = ErrorBody),
@@ -98,7 +72,7 @@ pub async fn list_sessions(principal: Principal, request: HttpRequest, deps: Dep
     let current = allowed.caller.session_id();
     let sessions = deps.sessions.active(allowed.caller.user_id()).await.map_err(ApiError::Store)?;
     let sessions = sessions.iter().map(|session| SessionView::new(session).seen_from(current)).collect();
-    Ok(HttpResponse::Ok().json(SessionsBody { sessions }))
+    Ok(HttpResponse::Ok().json(SessionList { sessions }))
 }
 
 #[utoipa::path(
@@ -147,7 +121,7 @@ pub async fn revoke_session(
         grant per application with live sessions; its id is the application's id.",
     params(("appType" = Option<String>, Query, description = "`firstParty` or `thirdParty`: only those applications.")),
     responses(
-        (status = 200, description = "`{grants}`.", body = GrantsBody),
+        (status = 200, description = "`{grants}`.", body = GrantList),
         (status = 400, description = "`guard.invalid_input` (unknown `appType`) or \
             `account_center.field_not_enabled`.", body = ErrorBody),
         (status = 401, description = "`verification_record.permission_denied` or `auth.unauthorized`.", body = ErrorBody),
@@ -157,12 +131,8 @@ pub async fn revoke_session(
 pub async fn list_grants(principal: Principal, request: HttpRequest, deps: Deps) -> Result<HttpResponse, ApiError> {
     let GrantsQuery { app_type } = query(&request)?;
     let allowed = allow(&principal, &request, &deps, AccountRoute::ReadSessions).await?;
-    let audience = app_type.map(|app_type| match app_type {
-        AppType::FirstParty => GrantAudience::FirstParty,
-        AppType::ThirdParty => GrantAudience::ThirdParty,
-    });
-    let grants = deps.sessions.grants(allowed.caller.user_id(), audience).await.map_err(ApiError::Store)?;
-    Ok(HttpResponse::Ok().json(GrantsBody { grants }))
+    let grants = deps.sessions.grants(allowed.caller.user_id(), app_type).await.map_err(ApiError::Store)?;
+    Ok(HttpResponse::Ok().json(GrantList { grants }))
 }
 
 #[utoipa::path(

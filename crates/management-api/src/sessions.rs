@@ -10,10 +10,8 @@ use actix_web::{HttpRequest, HttpResponse};
 use latchkey_auth::error_body::ErrorBody;
 use latchkey_domain::UserId;
 use latchkey_domain::ports::{RepoError, UserRepository};
-use latchkey_domain::service::{GrantAudience, UserSessionService};
-use latchkey_domain::session::{GrantView, Session, SessionView};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use latchkey_domain::service::UserSessionService;
+use latchkey_domain::session::{GrantList, GrantsQuery, Session, SessionList, SessionView};
 
 use crate::error::ApiError;
 use crate::guard::ManagementCaller;
@@ -46,39 +44,6 @@ pub(crate) fn user_routes(config: &mut ServiceConfig) {
 
 type Deps = web::Data<UserSessionsDeps>;
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SessionsBody {
-    sessions: Vec<SessionView>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct GrantsBody {
-    grants: Vec<GrantView>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct GrantsQuery {
-    #[serde(default)]
-    app_type: Option<AppType>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-enum AppType {
-    FirstParty,
-    ThirdParty,
-}
-
-impl From<AppType> for GrantAudience {
-    fn from(app_type: AppType) -> Self {
-        match app_type {
-            AppType::FirstParty => GrantAudience::FirstParty,
-            AppType::ThirdParty => GrantAudience::ThirdParty,
-        }
-    }
-}
-
 /// `GET /api/users/{userId}/sessions`: the user's live sessions, most recently active first.
 #[utoipa::path(
     get,
@@ -88,7 +53,7 @@ impl From<AppType> for GrantAudience {
     description = "Neither revoked nor expired, most recently active first.",
     params(("userId" = String, Path, description = "The user's id.")),
     responses(
-        (status = 200, description = "`{sessions}`.", body = SessionsBody),
+        (status = 200, description = "`{sessions}`.", body = SessionList),
         (status = 401, description = "`auth.unauthorized`: no valid Management API token.", body = ErrorBody),
         (status = 403, description = "`auth.forbidden`: the token lacks the `all` scope.", body = ErrorBody),
         (status = 404, description = "`entity.not_found`: no such user.", body = ErrorBody),
@@ -100,7 +65,7 @@ async fn list(caller: ManagementCaller, deps: Deps, path: web::Path<String>) -> 
     let _authorized = caller.authorize(ManagementAction::ReadUsers)?;
     let user_id = existing_user(&deps, &path).await?;
     let sessions = deps.sessions.active(&user_id).await.map_err(ApiError::from)?;
-    Ok(HttpResponse::Ok().json(SessionsBody { sessions: sessions.iter().map(SessionView::new).collect() }))
+    Ok(HttpResponse::Ok().json(SessionList { sessions: sessions.iter().map(SessionView::new).collect() }))
 }
 
 /// `GET /api/users/{userId}/sessions/{sessionId}`.
@@ -184,7 +149,7 @@ async fn revoke(
         ("appType" = Option<String>, Query, description = "`firstParty` or `thirdParty`: only those applications."),
     ),
     responses(
-        (status = 200, description = "`{grants}`.", body = GrantsBody),
+        (status = 200, description = "`{grants}`.", body = GrantList),
         (status = 400, description = "`guard.invalid_input`: unknown `appType`.", body = ErrorBody),
         (status = 401, description = "`auth.unauthorized`: no valid Management API token.", body = ErrorBody),
         (status = 403, description = "`auth.forbidden`: the token lacks the `all` scope.", body = ErrorBody),
@@ -204,9 +169,8 @@ async fn list_grants(
         .map_err(|error| ApiError::InvalidBody(error.to_string()))?
         .into_inner();
     let user_id = existing_user(&deps, &path).await?;
-    let grants =
-        deps.sessions.grants(&user_id, query.app_type.map(GrantAudience::from)).await.map_err(ApiError::from)?;
-    Ok(HttpResponse::Ok().json(GrantsBody { grants }))
+    let grants = deps.sessions.grants(&user_id, query.app_type).await.map_err(ApiError::from)?;
+    Ok(HttpResponse::Ok().json(GrantList { grants }))
 }
 
 /// `DELETE /api/users/{userId}/grants/{grantId}`: revokes every session of that application for the user.

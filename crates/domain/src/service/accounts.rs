@@ -778,7 +778,6 @@ pub(crate) fn account_label(user: &User) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Mutex;
 
     use super::*;
     use crate::clock::FixedClock;
@@ -787,6 +786,7 @@ mod tests {
     use crate::password::hasher::MockPasswordHasher;
     use crate::ports::MockUserRepository;
     use crate::secret_box::AesGcmSecretBox;
+    use crate::service::test_support::repository_holding;
     use crate::user::Version;
 
     fn ctx() -> AuditContext {
@@ -817,26 +817,6 @@ mod tests {
         let mut user = User::new(UserId::parse("u00000000001").unwrap(), Timestamp::from_millis(0));
         user.username = Some(Username::parse("ada").unwrap());
         user
-    }
-
-    /// A repository mock that behaves like one stored row: reads return it, updates check and bump its version.
-    fn repository_holding(user: User) -> (MockUserRepository, Arc<Mutex<User>>) {
-        let row = Arc::new(Mutex::new(user));
-        let mut users = MockUserRepository::new();
-        let read = Arc::clone(&row);
-        users.expect_find_by_id().returning(move |_| Ok(Some(read.lock().unwrap().clone())));
-        let write = Arc::clone(&row);
-        users.expect_update().returning(move |changed, _| {
-            let mut stored = write.lock().unwrap();
-            if stored.version != changed.version {
-                return Err(RepoError::Conflict(Conflict::Version));
-            }
-            let mut saved = changed.clone();
-            saved.version = changed.version.next();
-            *stored = saved.clone();
-            Ok(saved)
-        });
-        (users, row)
     }
 
     #[tokio::test]

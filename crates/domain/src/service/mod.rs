@@ -6,12 +6,14 @@ mod passkeys;
 mod sessions;
 mod sign_in;
 mod social;
+#[cfg(test)]
+mod test_support;
 mod user_admin;
 mod verifications;
 
 pub use accounts::{AccountError, AccountService, NewPassword, NewUser, Ports, TotpEnrolment, UserWrite};
 pub use passkeys::{PasskeyPorts, PasskeyService, RegistrationOptions};
-pub use sessions::{GrantAudience, UserSessionService};
+pub use sessions::UserSessionService;
 pub use sign_in::{
     CodeSent, CodeSignIn, CodeSignInPorts, MfaAnswer, MfaChallenge, PasswordSignIn, SignInError, SignInOutcome,
     SignInPorts, SignInService, SignedIn,

@@ -191,8 +191,9 @@ mod tests {
     use crate::mfa::{MfaError, MfaFactor, MfaFactorType, TotpFactor};
     use crate::passkey::{MockPasskeyCeremony, RegisteredCredential, RegistrationStarted};
     use crate::password::hasher::MockPasswordHasher;
-    use crate::ports::{Conflict, MockUserRepository};
+    use crate::ports::MockUserRepository;
     use crate::secret_box::AesGcmSecretBox;
+    use crate::service::test_support::repository_holding;
     use crate::service::{AccountError, Ports, UserWrite};
     use crate::verification_record::MockVerificationRecordRepository;
 
@@ -224,26 +225,6 @@ mod tests {
             last_used_at: None,
             kind: MfaFactorKind::WebAuthn(credential(id)),
         }
-    }
-
-    /// A user repository behaving like one stored row, version-checked.
-    fn users_holding(user: User) -> (MockUserRepository, Arc<Mutex<User>>) {
-        let row = Arc::new(Mutex::new(user));
-        let mut users = MockUserRepository::new();
-        let read = Arc::clone(&row);
-        users.expect_find_by_id().returning(move |_| Ok(Some(read.lock().unwrap().clone())));
-        let write = Arc::clone(&row);
-        users.expect_update().returning(move |changed, _| {
-            let mut stored = write.lock().unwrap();
-            if stored.version != changed.version {
-                return Err(RepoError::Conflict(Conflict::Version));
-            }
-            let mut saved = changed.clone();
-            saved.version = changed.version.next();
-            *stored = saved.clone();
-            Ok(saved)
-        });
-        (users, row)
     }
 
     /// A record repository keeping records in memory, as the store does.
@@ -282,7 +263,7 @@ mod tests {
         user: User,
         ceremony: MockPasskeyCeremony,
     ) -> (PasskeyService, Arc<Mutex<HashMap<String, VerificationRecord>>>) {
-        let (users, _row) = users_holding(user);
+        let (users, _row) = repository_holding(user);
         let (records, rows) = records();
         let service = PasskeyService::new(PasskeyPorts {
             accounts: accounts(users),
@@ -414,7 +395,7 @@ mod tests {
 
     #[tokio::test]
     async fn binding_a_passkey_names_it_turns_mfa_on_and_refuses_the_same_credential_twice() {
-        let (users, row) = users_holding(user());
+        let (users, row) = repository_holding(user());
         let accounts = accounts(users);
         let context = AuditContext::system();
         let id = user().id;
@@ -450,7 +431,7 @@ mod tests {
                 last_used_step: None,
             }),
         });
-        let (users, row) = users_holding(owner.clone());
+        let (users, row) = repository_holding(owner.clone());
         let accounts = accounts(users);
         let context = AuditContext::system();
 

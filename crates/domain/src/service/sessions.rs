@@ -13,14 +13,7 @@ use crate::audit::{AuditContext, AuditEntry, details, keys};
 use crate::clock::Clock;
 use crate::ids::{IdGenerator, UserId};
 use crate::ports::RepoError;
-use crate::session::{GrantView, RevokeReason, Session, SessionRepository};
-
-/// Which applications' grants to list (Logto's `appType` query).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GrantAudience {
-    FirstParty,
-    ThirdParty,
-}
+use crate::session::{GrantAudience, GrantView, RevokeReason, Session, SessionRepository};
 
 /// The session and grant use cases. Cheap to clone.
 #[derive(Clone)]

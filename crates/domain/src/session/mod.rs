@@ -12,7 +12,7 @@ use crate::ids::UserId;
 use crate::ports::RepoError;
 use crate::secrets::{OpaqueSecret, REFRESH_TOKEN_LENGTH, SecretHash, generate_secret};
 
-pub use view::{GrantApplication, GrantView, SessionView};
+pub use view::{GrantApplication, GrantAudience, GrantList, GrantView, GrantsQuery, SessionList, SessionView};
 
 /// Longest stored `User-Agent`; longer ones are cut (they are informative only).
 pub const USER_AGENT_MAX_CHARS: usize = 512;

@@ -7,7 +7,7 @@
 //! plus ours (`id`, `createdAt`, `lastActiveAt`, `userAgent`, `ip`); a **grant** is the user's connection to one
 //! application, made of its live sessions, and its id is the application's id.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::Session;
@@ -123,6 +123,36 @@ impl GrantView {
             session_ids: sessions.iter().map(|session| session.id.clone()).collect(),
         }
     }
+}
+
+/// `GET …/sessions`' answer in both APIs: `{sessions}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SessionList {
+    pub sessions: Vec<SessionView>,
+}
+
+/// `GET …/grants`' answer in both APIs: `{grants}`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct GrantList {
+    pub grants: Vec<GrantView>,
+}
+
+/// `GET …/grants`' query in both APIs: Logto's `appType` (`firstParty` or `thirdParty`), absent for all.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GrantsQuery {
+    #[serde(default)]
+    pub app_type: Option<GrantAudience>,
+}
+
+/// Which applications' grants to list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum GrantAudience {
+    FirstParty,
+    ThirdParty,
 }
 
 #[cfg(test)]
