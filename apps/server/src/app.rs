@@ -49,6 +49,7 @@ use crate::{cors, fallback, openapi};
 pub struct Application {
     address: SocketAddr,
     server: Server,
+    store: Store,
 }
 
 /// What the request handlers share: the concrete implementations behind the domain's ports, and the keys.
@@ -140,6 +141,7 @@ impl Application {
             clock: Arc::new(SystemClock),
         });
         spawn_tombstone_purge(state.store.clone());
+        let store = state.store.clone();
         let data = web::Data::new(state);
         let cors_origins = settings.cors_allowed_origins.clone();
         let account_api_cors_origins = settings.account_api_cors_allowed_origins.clone();
@@ -177,7 +179,7 @@ impl Application {
         .shutdown_timeout(settings.shutdown_timeout_secs)
         .run();
         tracing::info!(%address, "listening on http://{address}");
-        Ok(Self { address, server })
+        Ok(Self { address, server, store })
     }
 
     /// The bound port (useful when the settings asked for port 0).
@@ -187,6 +189,12 @@ impl Application {
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// The server's own store: settings saved through it take effect at once (another pool on the same database
+    /// waits out [`latchkey_store::SETTINGS_TTL`]).
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.

@@ -13,6 +13,9 @@ use latchkey_server::{Application, app, telemetry};
 
 use crate::cli::{AppCommand, Cli, Command, UserCommand};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {

@@ -7,26 +7,27 @@ use latchkey_domain::ports::RepoError;
 use latchkey_domain::user::Version;
 use sea_orm::DatabaseConnection;
 
-use crate::settings_row::SettingsRow;
+use std::sync::Arc;
 
-const ROW: SettingsRow = SettingsRow { table: "account_center" };
+use crate::settings_row::{CachedRow, SETTINGS_TTL, SettingsRow};
 
-/// Cheap to clone.
+/// Cheap to clone; clones share one copy of the row, trusted for [`crate::SETTINGS_TTL`].
 #[derive(Debug, Clone)]
 pub struct SeaAccountCenterRepository {
     db: DatabaseConnection,
+    row: Arc<CachedRow<AccountCenterSettings>>,
 }
 
 impl SeaAccountCenterRepository {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self { db, row: Arc::new(CachedRow::new(SettingsRow { table: "account_center" }, SETTINGS_TTL)) }
     }
 }
 
 #[async_trait]
 impl AccountCenterRepository for SeaAccountCenterRepository {
     async fn get(&self) -> Result<VersionedSettings, RepoError> {
-        let (settings, version) = ROW.load::<AccountCenterSettings>(&self.db).await?;
+        let (settings, version) = self.row.load(&self.db).await?;
         Ok(VersionedSettings { settings, version })
     }
 
@@ -36,6 +37,6 @@ impl AccountCenterRepository for SeaAccountCenterRepository {
         expected: Version,
         now: Timestamp,
     ) -> Result<Version, RepoError> {
-        ROW.save(&self.db, settings, expected, now).await
+        self.row.save(&self.db, settings, expected, now).await
     }
 }

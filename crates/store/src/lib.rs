@@ -49,6 +49,7 @@ pub use audit_log::SeaAuditLogRepository;
 pub use personal_access_tokens::SeaPersonalAccessTokenRepository;
 pub use roles::SeaRoleRepository;
 pub use sessions::SeaSessionRepository;
+pub use settings_row::SETTINGS_TTL;
 pub use sign_in::{SeaPendingMfaRepository, SeaSentinelRepository};
 pub use sign_in_experience::SeaSignInExperienceRepository;
 pub use subject_tokens::SeaSubjectTokenRepository;
@@ -66,10 +67,13 @@ const POSTGRES_MAX_CONNECTIONS: u32 = 16;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A connection pool to Latchkey's database and the repositories built on it. Cheap to clone.
+/// A connection pool to Latchkey's database and the repositories built on it. Cheap to clone; clones share the
+/// copies of the settings rows (`account_center`, `sign_in_experience`), so a save through one is seen by all.
 #[derive(Debug, Clone)]
 pub struct Store {
     connection: DatabaseConnection,
+    account_center: SeaAccountCenterRepository,
+    sign_in_experience: SeaSignInExperienceRepository,
 }
 
 /// Why [`Store::connect`] failed. Messages never contain the password of the URL.
@@ -102,12 +106,16 @@ impl Store {
             reason: redacted.scrub(&error.to_string()),
             url: redacted.url.clone(),
         })?;
-        Ok(Store { connection })
+        Ok(Self::from_connection(connection))
     }
 
     /// Wraps a connection opened elsewhere (an embedding program with its own pool settings).
     pub fn from_connection(connection: DatabaseConnection) -> Store {
-        Store { connection }
+        Store {
+            account_center: SeaAccountCenterRepository::new(connection.clone()),
+            sign_in_experience: SeaSignInExperienceRepository::new(connection.clone()),
+            connection,
+        }
     }
 
     /// Brings the schema up to date by applying every pending migration of `latchkey-migrations`. Safe to run
@@ -135,12 +143,12 @@ impl Store {
 
     /// The domain's `AccountCenterRepository` (the account-center settings) on this pool.
     pub fn account_center(&self) -> SeaAccountCenterRepository {
-        SeaAccountCenterRepository::new(self.connection.clone())
+        self.account_center.clone()
     }
 
     /// The domain's `SignInExperienceRepository` (password, username and MFA policies) on this pool.
     pub fn sign_in_experience(&self) -> SeaSignInExperienceRepository {
-        SeaSignInExperienceRepository::new(self.connection.clone())
+        self.sign_in_experience.clone()
     }
 
     /// The domain's `ApplicationRepository` on this pool.

@@ -1,6 +1,13 @@
 //! The deployment's one-row settings tables (`account_center`, `sign_in_experience`: `id`, JSON `settings`,
 //! `version`, `updated_at`), read and saved the same way: no row means the defaults at the initial version, and a
 //! save names the version it read, so that of two concurrent saves exactly one wins.
+//!
+//! Nearly every Account API request and every sign-in reads one of these rows, and they change a few times a year:
+//! a [`CachedRow`] keeps the last read for [`SETTINGS_TTL`]. A save through the same [`crate::Store`] replaces the
+//! copy at once; another instance (or process) on the database sees the change within the TTL.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use latchkey_domain::Timestamp;
 use latchkey_domain::ports::{Conflict, RepoError};
@@ -82,5 +89,68 @@ impl SettingsRow {
                 other => Err(other),
             },
         }
+    }
+}
+
+/// How long a [`CachedRow`] trusts its copy: the longest another instance acts on settings saved elsewhere.
+pub const SETTINGS_TTL: Duration = Duration::from_millis(500);
+
+/// One settings row with the store's copy of its last read. Shared by every repository a [`crate::Store`] hands out.
+#[derive(Debug)]
+pub(crate) struct CachedRow<T> {
+    row: SettingsRow,
+    ttl: Duration,
+    slot: Mutex<Slot<T>>,
+}
+
+#[derive(Debug)]
+struct Slot<T> {
+    /// Bumped by every save, so that a read that started before a save cannot put back what the save replaced.
+    generation: u64,
+    copy: Option<(Instant, T, Version)>,
+}
+
+impl<T: Clone + Serialize + DeserializeOwned + Default> CachedRow<T> {
+    pub(crate) fn new(row: SettingsRow, ttl: Duration) -> Self {
+        Self { row, ttl, slot: Mutex::new(Slot { generation: 0, copy: None }) }
+    }
+
+    /// [`SettingsRow::load`], answered from the copy while it is younger than the TTL.
+    pub(crate) async fn load(&self, db: &DatabaseConnection) -> Result<(T, Version), RepoError> {
+        let generation = {
+            let slot = self.slot();
+            if let Some((read_at, settings, version)) = &slot.copy
+                && read_at.elapsed() < self.ttl
+            {
+                return Ok((settings.clone(), *version));
+            }
+            slot.generation
+        };
+        let (settings, version) = self.row.load::<T>(db).await?;
+        let mut slot = self.slot();
+        if slot.generation == generation {
+            slot.copy = Some((Instant::now(), settings.clone(), version));
+        }
+        Ok((settings, version))
+    }
+
+    /// [`SettingsRow::save`]; the copy becomes what was saved, or is dropped when the save failed.
+    pub(crate) async fn save(
+        &self,
+        db: &DatabaseConnection,
+        settings: &T,
+        expected: Version,
+        now: Timestamp,
+    ) -> Result<Version, RepoError> {
+        let saved = self.row.save(db, settings, expected, now).await;
+        let mut slot = self.slot();
+        slot.generation += 1;
+        slot.copy = saved.as_ref().ok().map(|version| (Instant::now(), settings.clone(), *version));
+        saved
+    }
+
+    fn slot(&self) -> std::sync::MutexGuard<'_, Slot<T>> {
+        // The slot holds a copy only; one left by a panicking thread is still a valid copy.
+        self.slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }

@@ -8,30 +8,31 @@ use latchkey_domain::sign_in_experience::{SignInExperience, SignInExperienceRepo
 use latchkey_domain::user::Version;
 use sea_orm::DatabaseConnection;
 
-use crate::settings_row::SettingsRow;
+use std::sync::Arc;
 
-const ROW: SettingsRow = SettingsRow { table: "sign_in_experience" };
+use crate::settings_row::{CachedRow, SETTINGS_TTL, SettingsRow};
 
-/// Cheap to clone.
+/// Cheap to clone; clones share one copy of the row, trusted for [`crate::SETTINGS_TTL`].
 #[derive(Debug, Clone)]
 pub struct SeaSignInExperienceRepository {
     db: DatabaseConnection,
+    row: Arc<CachedRow<SignInExperience>>,
 }
 
 impl SeaSignInExperienceRepository {
     pub fn new(db: DatabaseConnection) -> Self {
-        Self { db }
+        Self { db, row: Arc::new(CachedRow::new(SettingsRow { table: "sign_in_experience" }, SETTINGS_TTL)) }
     }
 }
 
 #[async_trait]
 impl SignInExperienceRepository for SeaSignInExperienceRepository {
     async fn get(&self) -> Result<VersionedSignInExperience, RepoError> {
-        let (settings, version) = ROW.load::<SignInExperience>(&self.db).await?;
+        let (settings, version) = self.row.load(&self.db).await?;
         Ok(VersionedSignInExperience { settings, version })
     }
 
     async fn save(&self, settings: &SignInExperience, expected: Version, now: Timestamp) -> Result<Version, RepoError> {
-        ROW.save(&self.db, settings, expected, now).await
+        self.row.save(&self.db, settings, expected, now).await
     }
 }

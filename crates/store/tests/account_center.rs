@@ -9,6 +9,7 @@ store_suite!(
     saved_settings_read_back_with_a_new_version,
     a_save_from_a_stale_version_conflicts_and_changes_nothing,
     two_first_saves_from_the_defaults_let_exactly_one_win,
+    a_save_is_read_at_once_through_the_same_store_and_within_the_ttl_through_another,
 );
 
 mod suite {
@@ -18,7 +19,7 @@ mod suite {
     };
     use latchkey_domain::ports::{Conflict, RepoError};
     use latchkey_domain::user::Version;
-    use latchkey_store::Store;
+    use latchkey_store::{SETTINGS_TTL, Store};
 
     fn enabled_with_email(access: FieldAccess) -> AccountCenterSettings {
         AccountCenterSettings {
@@ -69,5 +70,34 @@ mod suite {
         let wins = outcomes.iter().filter(|outcome| outcome.is_ok()).count();
         assert_eq!(wins, 1, "{outcomes:?}");
         assert!(outcomes.contains(&Err(RepoError::Conflict(Conflict::Version))), "{outcomes:?}");
+    }
+
+    pub async fn a_save_is_read_at_once_through_the_same_store_and_within_the_ttl_through_another(store: &Store) {
+        // Another instance: its own copy of the row, on the same database.
+        let other = Store::from_connection(store.connection().clone()).account_center();
+        let first_read = std::time::Instant::now();
+        assert_eq!(other.get().await.unwrap().settings, AccountCenterSettings::default());
+        let reader = store.account_center();
+        assert_eq!(reader.get().await.unwrap().version, Version::INITIAL);
+
+        let enabled = enabled_with_email(FieldAccess::Edit);
+        let version = store.account_center().save(&enabled, Version::INITIAL, Timestamp::from_secs(1)).await.unwrap();
+        let read = reader.get().await.unwrap();
+        assert_eq!((read.settings, read.version), (enabled_with_email(FieldAccess::Edit), version));
+
+        // The other instance answers from its copy until the copy is older than the TTL (checked only when this
+        // machine was quick enough for the copy to be young), then reads the row again.
+        let stale = other.get().await.unwrap();
+        if first_read.elapsed() < SETTINGS_TTL / 2 {
+            assert_eq!(stale.version, Version::INITIAL, "the other instance's copy was not used");
+        }
+        tokio::time::sleep(SETTINGS_TTL).await;
+        let fresh = other.get().await.unwrap();
+        assert_eq!((fresh.settings, fresh.version), (enabled_with_email(FieldAccess::Edit), version));
+
+        // A failed save drops the copy rather than keep what it tried to write.
+        let stale_save = other.save(&AccountCenterSettings::default(), Version::INITIAL, Timestamp::from_secs(2)).await;
+        assert_eq!(stale_save, Err(RepoError::Conflict(Conflict::Version)));
+        assert_eq!(other.get().await.unwrap().settings, enabled_with_email(FieldAccess::Edit));
     }
 }

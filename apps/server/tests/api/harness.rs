@@ -73,8 +73,9 @@ impl TokenApp {
         configure(&mut settings);
         let application = latchkey_server::Application::build(&settings).await.expect("building the application");
         let address = format!("http://127.0.0.1:{}", application.port());
+        // The server's own store, so that settings the tests save apply at once.
+        let store = application.store().clone();
         tokio::spawn(application.run_until_stopped());
-        let store = Store::connect(&settings.database_url()).await.expect("connecting to the test database");
         // The Account API answers only while the account center is on, and Logto's default is off.
         let enabled = AccountCenterSettings { enabled: true, ..AccountCenterSettings::default() };
         store
