@@ -129,7 +129,7 @@ impl<T: Clone + Serialize + DeserializeOwned + Default> CachedRow<T> {
         let (settings, version) = self.row.load::<T>(db).await?;
         let mut slot = self.slot();
         if slot.generation == generation {
-            slot.copy = Some((Instant::now(), settings.clone(), version));
+            slot.copy = Some((monotonic_now(), settings.clone(), version));
         }
         Ok((settings, version))
     }
@@ -145,7 +145,7 @@ impl<T: Clone + Serialize + DeserializeOwned + Default> CachedRow<T> {
         let saved = self.row.save(db, settings, expected, now).await;
         let mut slot = self.slot();
         slot.generation += 1;
-        slot.copy = saved.as_ref().ok().map(|version| (Instant::now(), settings.clone(), *version));
+        slot.copy = saved.as_ref().ok().map(|version| (monotonic_now(), settings.clone(), *version));
         saved
     }
 
@@ -153,4 +153,10 @@ impl<T: Clone + Serialize + DeserializeOwned + Default> CachedRow<T> {
         // The slot holds a copy only; one left by a panicking thread is still a valid copy.
         self.slot.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// The age of a copy is measured on the monotonic clock: a wall-clock step back must not keep a copy forever.
+#[expect(clippy::disallowed_methods, reason = "a cache's age, not a time the domain reasons about")]
+fn monotonic_now() -> Instant {
+    Instant::now()
 }

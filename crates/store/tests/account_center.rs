@@ -75,7 +75,7 @@ mod suite {
     pub async fn a_save_is_read_at_once_through_the_same_store_and_within_the_ttl_through_another(store: &Store) {
         // Another instance: its own copy of the row, on the same database.
         let other = Store::from_connection(store.connection().clone()).account_center();
-        let first_read = std::time::Instant::now();
+        let first_read = tokio::time::Instant::now();
         assert_eq!(other.get().await.unwrap().settings, AccountCenterSettings::default());
         let reader = store.account_center();
         assert_eq!(reader.get().await.unwrap().version, Version::INITIAL);
