@@ -12,63 +12,15 @@ use latchkey_domain::ports::Pagination;
 use latchkey_domain::user::Identity;
 use latchkey_domain::{Clock, UserRepository};
 use latchkey_domain::{IdGenerator, RandomIds, SystemClock, User, UserId};
-use reqwest::{Method, Response};
+use reqwest::Method;
 use serde_json::{Value, json};
 
+use crate::account_client::{AccountSession, create_user, expect_error, set_account_center, set_mfa_factors};
 use crate::code_sign_in::{Receiver, apps_sending_to};
 use crate::harness::TokenApp;
 
 const PASSWORD: &str = "Correct-Horse-7-battery";
 const SCOPES: &[&str] = &["openid", "profile", "email", "phone", "custom_data", "address"];
-
-/// A signed-in user of one server: the token of one session.
-struct Session<'a> {
-    app: &'a TokenApp,
-    token: String,
-}
-
-impl Session<'_> {
-    async fn send(&self, method: Method, path: &str, record: Option<&str>, body: Option<Value>) -> Response {
-        let mut request =
-            self.app.client.request(method, format!("{}{path}", self.app.address)).bearer_auth(&self.token);
-        if let Some(record) = record {
-            request = request.header("logto-verification-id", record);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        request.send().await.expect("the server answers")
-    }
-
-    async fn status(&self, method: Method, path: &str, record: Option<&str>, body: Option<Value>) -> u16 {
-        self.send(method, path, record, body).await.status().as_u16()
-    }
-
-    /// A password verification record (201).
-    async fn password_record(&self, password: &str) -> String {
-        let response =
-            self.send(Method::POST, "/api/verifications/password", None, Some(json!({"password": password}))).await;
-        assert_eq!(response.status().as_u16(), 201, "on {}", self.app.backend);
-        let body: Value = response.json().await.unwrap();
-        let expires_at = body["expiresAt"].as_str().expect("an ISO-8601 expiry");
-        assert!(expires_at.ends_with('Z') && expires_at.len() == 24, "{body}");
-        body["verificationRecordId"].as_str().unwrap().to_owned()
-    }
-
-    async fn me(&self) -> Value {
-        let response = self.send(Method::GET, "/api/my-account", None, None).await;
-        assert_eq!(response.status().as_u16(), 200, "on {}", self.app.backend);
-        response.json().await.unwrap()
-    }
-}
-
-/// Asserts a Logto-shaped error.
-async fn expect_error(response: Response, status: u16, code: &str, backend: &str) {
-    let actual = response.status().as_u16();
-    let body: Value = response.json().await.expect("a JSON error body");
-    assert_eq!((actual, body["code"].as_str()), (status, Some(code)), "on {backend}: {body}");
-    assert!(body["message"].as_str().is_some_and(|message| !message.is_empty()), "on {backend}: {body}");
-}
 
 /// Turns the account center on with every field of this slice editable.
 async fn enable_account_center(app: &TokenApp) {
@@ -84,24 +36,11 @@ async fn enable_account_center(app: &TokenApp) {
         custom_data: edit,
         ..Default::default()
     };
-    let repository = app.store.account_center();
-    let stored = repository.get().await.unwrap();
-    let settings = AccountCenterSettings { enabled: true, fields, ..AccountCenterSettings::default() };
-    repository.save(&settings, stored.version, SystemClock.now()).await.expect("saving the account center");
+    set_account_center(app, fields).await;
 }
 
-/// A user made through the Management API (so the password is hashed as the server does).
-async fn create_user(app: &TokenApp, body: Value) -> UserId {
-    let token = app.management_token().await;
-    let response =
-        app.client.post(format!("{}/api/users", app.address)).bearer_auth(token).json(&body).send().await.unwrap();
-    assert_eq!(response.status().as_u16(), 200, "on {}", app.backend);
-    let user: Value = response.json().await.unwrap();
-    UserId::parse(user["id"].as_str().unwrap()).unwrap()
-}
-
-async fn session<'a>(app: &'a TokenApp, user_id: &UserId, client_id: &str) -> Session<'a> {
-    Session { app, token: app.sign_in(user_id, client_id, SCOPES).await.access_token }
+async fn session<'a>(app: &'a TokenApp, user_id: &UserId, client_id: &str) -> AccountSession<'a> {
+    AccountSession::start(app, user_id, client_id, SCOPES).await
 }
 
 async fn audit_keys(app: &TokenApp, user_id: &UserId) -> Vec<(String, Actor)> {
@@ -380,7 +319,7 @@ async fn gates_scopes_and_third_party_clients_are_refused_with_logtos_codes_and_
         let current = app.store.account_center().get().await.unwrap().version;
         app.store.account_center().save(&read_only.settings, current, SystemClock.now()).await.unwrap();
 
-        let narrow = Session { app: &app, token: app.sign_in(&user_id, &client.id, &["openid"]).await.access_token };
+        let narrow = AccountSession::start(&app, &user_id, &client.id, &["openid"]).await;
         expect_error(
             narrow.send(Method::PATCH, "/api/my-account", None, Some(rename.clone())).await,
             400,
@@ -388,8 +327,7 @@ async fn gates_scopes_and_third_party_clients_are_refused_with_logtos_codes_and_
             backend,
         )
         .await;
-        let no_custom_data =
-            Session { app: &app, token: app.sign_in(&user_id, &client.id, &["openid", "profile"]).await.access_token };
+        let no_custom_data = AccountSession::start(&app, &user_id, &client.id, &["openid", "profile"]).await;
         let custom =
             no_custom_data.send(Method::PATCH, "/api/my-account", None, Some(json!({"customData": {"a": 1}}))).await;
         expect_error(custom, 400, "auth.unauthorized", backend).await;
@@ -450,16 +388,12 @@ async fn gates_scopes_and_third_party_clients_are_refused_with_logtos_codes_and_
 #[tokio::test]
 async fn the_export_holds_no_secret_and_a_deleted_account_can_be_restored_by_an_administrator() {
     use latchkey_domain::mfa::MfaFactorType;
-    use latchkey_domain::sign_in_experience::SignInExperienceRepository;
 
     let receiver = Receiver::start().await;
     for app in apps_sending_to(&receiver).await {
         enable_account_center(&app).await;
         let backend = app.backend;
-        let sign_in_experience = app.store.sign_in_experience();
-        let mut stored = sign_in_experience.get().await.unwrap();
-        stored.settings.mfa.factors = vec![MfaFactorType::Totp];
-        sign_in_experience.save(&stored.settings, stored.version, SystemClock.now()).await.unwrap();
+        set_mfa_factors(&app, &[MfaFactorType::Totp]).await;
         let user_id = create_user(&app, json!({"username": "leaving", "password": PASSWORD})).await;
         let management = app.management_token().await;
         let secret = "JBSWY3DPEHPK3PXPJBSWY3DP";

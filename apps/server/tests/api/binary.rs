@@ -21,7 +21,7 @@ use crate::helpers::{TestDatabase, postgres_server_url};
 const PATIENCE: Duration = Duration::from_secs(60);
 
 /// A `latchkey` command in `dir`, with every inherited `LATCHKEY_*` variable removed so the test decides.
-fn latchkey(dir: &Path) -> Command {
+pub(crate) fn latchkey(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_latchkey"));
     command.current_dir(dir).kill_on_drop(true).stdin(Stdio::null());
     for (name, _) in std::env::vars_os() {
@@ -336,15 +336,15 @@ fn set_mode(path: &Path, mode: u32) {
 }
 
 /// A `latchkey serve` process whose address was read from its `listening on http://…` log line.
-struct RunningServer {
+pub(crate) struct RunningServer {
     child: Child,
-    base_url: String,
-    listening_line: String,
+    pub(crate) base_url: String,
+    pub(crate) listening_line: String,
     stdout: Option<JoinHandle<String>>,
 }
 
 impl RunningServer {
-    async fn start(mut command: Command) -> Self {
+    pub(crate) async fn start(mut command: Command) -> Self {
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("the server starts");
         let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
@@ -376,7 +376,7 @@ impl RunningServer {
         response.status().as_u16()
     }
 
-    async fn stop_with(&mut self, signal: Signal) -> std::process::ExitStatus {
+    pub(crate) async fn stop_with(&mut self, signal: Signal) -> std::process::ExitStatus {
         let pid = self.child.id().expect("the server is running");
         kill(Pid::from_raw(i32::try_from(pid).expect("a pid fits i32")), signal).expect("signalling the server");
         tokio::time::timeout(PATIENCE, self.child.wait())
@@ -386,13 +386,13 @@ impl RunningServer {
     }
 
     /// Everything the server wrote to stderr, once it has exited.
-    async fn stderr(&mut self) -> String {
+    pub(crate) async fn stderr(&mut self) -> String {
         let stderr = self.child.stderr.take().expect("stderr is read once");
         tokio::time::timeout(PATIENCE, read_all(stderr)).await.expect("stderr closes in time")
     }
 
     /// Everything the server wrote to stdout after its `listening on` line, once it has exited.
-    async fn remaining_stdout(&mut self) -> String {
+    pub(crate) async fn remaining_stdout(&mut self) -> String {
         let stdout = self.stdout.take().expect("stdout is read once");
         tokio::time::timeout(PATIENCE, stdout).await.expect("stdout closes in time").expect("the reader task")
     }

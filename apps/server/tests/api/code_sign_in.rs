@@ -76,6 +76,15 @@ impl Receiver {
         (template, delivery.body["payload"]["code"].as_str().expect("a code").to_owned())
     }
 
+    /// Where the messages go (`…/hook`).
+    pub(crate) fn url(&self) -> &Url {
+        &self.url
+    }
+
+    pub(crate) async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+
     pub(crate) fn count_to(&self, to: &str) -> usize {
         self.deliveries.lock().unwrap().iter().filter(|delivery| delivery.body["to"] == to).count()
     }

@@ -23,6 +23,7 @@ mod personal_access_tokens;
 mod refresh;
 mod revocation;
 mod roles;
+mod secrecy;
 mod sign_in;
 mod sign_in_exp;
 mod status;
