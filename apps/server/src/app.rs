@@ -24,8 +24,11 @@ use latchkey_domain::password::{BlockingPoolHasher, PasswordHasher};
 use latchkey_domain::secret_box::{self, SecretBox};
 use latchkey_domain::secrets::OpaqueSecret;
 use latchkey_domain::service::{AccountService, CodeSignInPorts, Ports, SignInPorts, SignInService, UserAdminService};
-use latchkey_domain::service::{UserSessionService, VerificationPorts, VerificationService};
+use latchkey_domain::service::{
+    SocialPorts, SocialService, UserSessionService, VerificationPorts, VerificationService,
+};
 use latchkey_domain::sign_in::{Sentinel, SentinelPolicy};
+use latchkey_domain::social::SocialConnectors;
 use latchkey_domain::verification_code::CodeDelivery;
 use latchkey_domain::verification_code::MessageConnector;
 use latchkey_domain::{Clock, RandomIds, SystemClock};
@@ -82,6 +85,8 @@ pub enum StartupError {
     Bootstrap(#[from] BootstrapError),
     #[error(transparent)]
     Connector(#[from] ConnectorSetupError),
+    #[error(transparent)]
+    SocialConnector(#[from] crate::social::SocialSetupError),
     #[error("the token signing keys are unusable: {0}")]
     TokenKeys(#[from] KeyRingError),
     #[error("cannot listen on {address}: {source}")]
@@ -107,6 +112,7 @@ impl Application {
         let state = AppState::new(settings, store, keys)?;
 
         let connector = connectors::from_settings(settings)?;
+        let social = social_service(&state, settings, crate::social::from_settings(settings)?);
 
         let listener =
             TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind { address: settings.bind, source })?;
@@ -116,7 +122,7 @@ impl Application {
         let verifier = web::Data::new(token_verifier(&state));
         let session_tokens = session_tokens(&state);
         let token_endpoint = web::Data::new(token_endpoint(&state, Arc::clone(&session_tokens)));
-        let account = web::Data::new(account_deps(&state, settings, Arc::clone(&connector)));
+        let account = web::Data::new(account_deps(&state, settings, Arc::clone(&connector), social.clone()));
         let sign_in = web::Data::new(sign_in_api(&state, session_tokens, connector));
         let users: web::Data<Arc<dyn UserRepository>> = web::Data::new(Arc::new(state.store.users()));
         let account_center: web::Data<Arc<dyn AccountCenterRepository>> =
@@ -129,7 +135,7 @@ impl Application {
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds),
         });
-        let users_management = web::Data::new(users_deps(&state, settings));
+        let users_management = web::Data::new(users_deps(&state, settings, social));
         let logs = web::Data::new(LogsDeps { audit_log: Arc::new(state.store.audit_log()) });
         let (personal_access_tokens, subject_tokens, user_sessions) = credential_admin_deps(&state, settings);
         let account_center_settings = web::Data::new(AccountCenterDeps {
@@ -491,14 +497,31 @@ pub(crate) fn account_service(state: &AppState) -> AccountService {
 }
 
 /// The Management API's user routes: the administrator's use cases and the repository searches read.
-fn users_deps(state: &AppState, settings: &Settings) -> UsersDeps {
-    let retention = Duration::from_secs(settings.deleted_user_retention_days.saturating_mul(24 * 60 * 60));
+fn users_deps(state: &AppState, settings: &Settings, social: SocialService) -> UsersDeps {
     UsersDeps {
-        admin: UserAdminService::new(account_service(state), retention),
+        admin: user_admin_service(state, settings),
+        social,
         users: Arc::new(state.store.users()),
         sign_in_experience: Arc::new(state.store.sign_in_experience()),
         totp_issuer: settings.endpoint.host_str().unwrap_or("latchkey").to_owned(),
     }
+}
+
+/// The administrator's use cases, with deleted users kept as tombstones for the configured retention.
+fn user_admin_service(state: &AppState, settings: &Settings) -> UserAdminService {
+    let retention = Duration::from_secs(settings.deleted_user_retention_days.saturating_mul(24 * 60 * 60));
+    UserAdminService::new(account_service(state), retention)
+}
+
+/// Social verification records and identity links through the configured social connectors.
+fn social_service(state: &AppState, settings: &Settings, connectors: SocialConnectors) -> SocialService {
+    SocialService::new(SocialPorts {
+        users: user_admin_service(state, settings),
+        records: Arc::new(state.store.verification_records()),
+        connectors,
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+    })
 }
 
 /// The Account API's changing routes: the user use cases, and verification records with codes delivered by the
@@ -513,7 +536,12 @@ fn user_session_service(state: &AppState) -> UserSessionService {
     )
 }
 
-fn account_deps(state: &AppState, settings: &Settings, connector: Arc<dyn MessageConnector>) -> AccountDeps {
+fn account_deps(
+    state: &AppState,
+    settings: &Settings,
+    connector: Arc<dyn MessageConnector>,
+    social: SocialService,
+) -> AccountDeps {
     let verifications = VerificationService::new(VerificationPorts {
         accounts: account_service(state),
         records: Arc::new(state.store.verification_records()),
@@ -523,7 +551,7 @@ fn account_deps(state: &AppState, settings: &Settings, connector: Arc<dyn Messag
         ids: Arc::new(RandomIds),
     });
     AccountDeps {
-        users: users_deps(state, settings).admin,
+        users: user_admin_service(state, settings),
         verifications,
         account_center: Arc::new(state.store.account_center()),
         applications: Arc::new(state.store.applications()),
@@ -532,6 +560,7 @@ fn account_deps(state: &AppState, settings: &Settings, connector: Arc<dyn Messag
         sessions: user_session_service(state),
         endpoint: state.endpoint.as_str().trim_end_matches('/').to_owned(),
         passkeys: passkey_service(state),
+        social,
         clock: Arc::new(SystemClock),
     }
 }

@@ -16,6 +16,7 @@ pub mod fallback;
 pub mod openapi;
 pub mod operator;
 pub mod settings;
+pub mod social;
 pub mod telemetry;
 
 pub use app::{AppState, Application, StartupError};

@@ -4,6 +4,7 @@
 //! Errors name the offending key and where its value came from, on one line, so that a bad deployment fails
 //! with a message an operator can act on.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -76,6 +77,29 @@ pub struct Settings {
     /// Whether `POST /api/subject-tokens` (impersonation) requires a non-empty `context.reason`, which the audit
     /// log records.
     pub impersonation_requires_reason: bool,
+    /// Social connectors by connector id (the `connectorId` of `POST /api/verifications/social`): each a generic
+    /// OpenID Connect provider. A TOML table `[social_connectors.<id>]`, or in the environment
+    /// `LATCHKEY_SOCIAL_CONNECTORS__<ID>__<KEY>` (the id lower-cased).
+    pub social_connectors: BTreeMap<String, SocialConnectorSettings>,
+}
+
+/// One social connector: an OpenID Connect provider found by discovery from its issuer.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SocialConnectorSettings {
+    /// The identity target users are linked under (`google`, `github`, …): `[A-Za-z0-9_-]{1,64}`.
+    pub target: String,
+    /// The issuer URL exactly as the provider publishes it (discovery compares it byte for byte).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: SecretSetting,
+    /// Space-separated scopes asked for, unless a request names its own.
+    #[serde(default = "default_social_scope")]
+    pub scope: String,
+}
+
+fn default_social_scope() -> String {
+    "openid profile email".to_owned()
 }
 
 /// The message connector that delivers verification codes.
@@ -192,6 +216,9 @@ const TEXT_KEYS: &[&str] = &[
     "http_connector_authorization",
 ];
 
+/// The environment prefix of the social connectors' settings: `LATCHKEY_SOCIAL_CONNECTORS__<ID>__<KEY>`.
+const SOCIAL_CONNECTORS_ENV_PREFIX: &str = "LATCHKEY_SOCIAL_CONNECTORS__";
+
 /// Keys whose environment values are comma-separated lists of strings.
 const LIST_KEYS: &[&str] = &["cors_allowed_origins", "account_api_cors_allowed_origins"];
 
@@ -219,7 +246,8 @@ impl Settings {
         Ok(figment
             .merge(Env::prefixed(ENV_PREFIX).only(NUMERIC_KEYS))
             .merge(VerbatimEnv { keys: TEXT_KEYS })
-            .merge(ListEnv { keys: LIST_KEYS }))
+            .merge(ListEnv { keys: LIST_KEYS })
+            .merge(SocialConnectorsEnv))
     }
 
     /// The database URL to connect to: the configured one, or the SQLite file `latchkey.db` in the data dir.
@@ -289,6 +317,18 @@ impl Settings {
         {
             return Err(("http_connector_url", format!("`{url}` is not an http(s) URL")));
         }
+        for connector in self.social_connectors.values() {
+            if !latchkey_domain::user::identity_target(&connector.target) {
+                return Err((
+                    "social_connectors",
+                    format!("target `{}` is not [A-Za-z0-9_-]{{1,64}}", connector.target),
+                ));
+            }
+            let issuer = Url::parse(&connector.issuer).ok().filter(|url| matches!(url.scheme(), "http" | "https"));
+            if issuer.is_none() {
+                return Err(("social_connectors", format!("issuer `{}` is not an http(s) URL", connector.issuer)));
+            }
+        }
         match (&self.bootstrap_client_id, &self.bootstrap_client_secret) {
             (Some(_), None) => {
                 Err(("bootstrap_client_secret", "is required when bootstrap_client_id is set".to_owned()))
@@ -328,6 +368,7 @@ impl Default for Settings {
             http_connector_timeout_secs: 10,
             deleted_user_retention_days: DEFAULT_DELETED_USER_RETENTION_DAYS,
             impersonation_requires_reason: true,
+            social_connectors: BTreeMap::new(),
         }
     }
 }
@@ -362,6 +403,7 @@ impl fmt::Debug for Settings {
             .field("http_connector_timeout_secs", &self.http_connector_timeout_secs)
             .field("deleted_user_retention_days", &self.deleted_user_retention_days)
             .field("impersonation_requires_reason", &self.impersonation_requires_reason)
+            .field("social_connectors", &self.social_connectors)
             .finish()
     }
 }
@@ -406,6 +448,34 @@ impl Provider for ListEnv {
                 (key.as_str().to_owned(), Value::from(items))
             })
             .collect();
+        Ok(Profile::Default.collect(dict))
+    }
+}
+
+/// `LATCHKEY_SOCIAL_CONNECTORS__<ID>__<KEY>` variables as the `social_connectors` table, values verbatim (a
+/// client secret of digits stays a string).
+struct SocialConnectorsEnv;
+
+impl Provider for SocialConnectorsEnv {
+    fn metadata(&self) -> Metadata {
+        Metadata::named(format!("`{SOCIAL_CONNECTORS_ENV_PREFIX}*` environment variable(s)"))
+    }
+
+    fn data(&self) -> Result<Map<Profile, Dict>, figment::Error> {
+        let mut connectors: Dict = Dict::new();
+        for (key, value) in Env::prefixed(SOCIAL_CONNECTORS_ENV_PREFIX).iter() {
+            let Some((connector_id, setting)) = key.as_str().split_once("__") else {
+                continue;
+            };
+            let entry = connectors.entry(connector_id.to_owned()).or_insert_with(|| Value::from(Dict::new()));
+            if let Value::Dict(_, settings) = entry {
+                settings.insert(setting.to_owned(), Value::from(value));
+            }
+        }
+        let mut dict = Dict::new();
+        if !connectors.is_empty() {
+            dict.insert("social_connectors".to_owned(), Value::from(connectors));
+        }
         Ok(Profile::Default.collect(dict))
     }
 }
@@ -830,6 +900,51 @@ mod tests {
             assert!(!printed.contains("hunter2"), "{printed}");
             assert!(!printed.contains("s3cret-value"), "{printed}");
             assert!(printed.contains("db:5432"), "{printed}");
+            Ok(())
+        });
+    }
+    #[test]
+    fn social_connectors_come_from_the_environment_with_values_verbatim_and_the_default_scope() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_SOCIAL_CONNECTORS__ACME__TARGET", "acme");
+            jail.set_env("LATCHKEY_SOCIAL_CONNECTORS__ACME__ISSUER", "https://op.example.com");
+            jail.set_env("LATCHKEY_SOCIAL_CONNECTORS__ACME__CLIENT_ID", "0123");
+            jail.set_env("LATCHKEY_SOCIAL_CONNECTORS__ACME__CLIENT_SECRET", "true");
+            let settings = load_in(jail, None).expect("valid settings");
+            let connector = &settings.social_connectors["acme"];
+            assert_eq!(connector.issuer, "https://op.example.com");
+            assert_eq!(connector.client_id, "0123");
+            assert_eq!(connector.client_secret.expose(), "true");
+            assert_eq!(connector.scope, "openid profile email");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn social_connectors_come_from_the_config_file_and_their_secret_is_never_printed() {
+        Jail::expect_with(|jail| {
+            let config = "[social_connectors.google]\ntarget = \"google\"\nissuer = \"https://accounts.google.com\"\n\
+                client_id = \"id\"\nclient_secret = \"s3cret-value\"\nscope = \"openid email\"\n";
+            let settings = load_in(jail, Some(config)).expect("valid settings");
+            assert_eq!(settings.social_connectors["google"].scope, "openid email");
+            let printed = format!("{settings:?}");
+            assert!(printed.contains("accounts.google.com"), "{printed}");
+            assert!(!printed.contains("s3cret-value"), "{printed}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_social_connector_with_a_bad_target_or_issuer_is_refused() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_SOCIAL_CONNECTORS__X__TARGET", "not a target");
+            jail.set_env("LATCHKEY_SOCIAL_CONNECTORS__X__ISSUER", "https://op.example.com");
+            jail.set_env("LATCHKEY_SOCIAL_CONNECTORS__X__CLIENT_ID", "id");
+            jail.set_env("LATCHKEY_SOCIAL_CONNECTORS__X__CLIENT_SECRET", "secret");
+            assert!(invalid_key(load_in(jail, None)).contains("SOCIAL_CONNECTORS"));
+            jail.set_env("LATCHKEY_SOCIAL_CONNECTORS__X__TARGET", "x");
+            jail.set_env("LATCHKEY_SOCIAL_CONNECTORS__X__ISSUER", "ftp://op.example.com");
+            assert!(invalid_key(load_in(jail, None)).contains("SOCIAL_CONNECTORS"));
             Ok(())
         });
     }

@@ -54,6 +54,8 @@ pub struct AccountDeps {
     pub endpoint: String,
     /// Passkey registration (WebAuthn verification records).
     pub passkeys: latchkey_domain::service::PasskeyService,
+    /// Social verification records and identity links, through the configured social connectors.
+    pub social: latchkey_domain::service::SocialService,
     pub clock: Arc<dyn Clock>,
 }
 
@@ -87,6 +89,7 @@ pub(crate) fn routes(config: &mut ServiceConfig) {
         .configure(crate::mfa::routes)
         .configure(crate::passkeys::routes)
         .configure(crate::sessions::routes)
+        .configure(crate::identities::routes)
         .service(web::resource("/api/verifications/password").route(web::post().to(verify_password)))
         .service(web::resource("/api/verifications/verification-code").route(web::post().to(send_code)))
         .service(web::resource("/api/verifications/verification-code/verify").route(web::post().to(verify_code)));

@@ -54,6 +54,9 @@ pub enum ApiError {
     /// A social verification or identity change was refused (the domain's table gives Logto's answer).
     #[error(transparent)]
     Social(#[from] SocialError),
+    /// 403 `auth.forbidden`: a provider's access token needs the `identities` scope (Logto's 403 there).
+    #[error("the token lacks the identities scope")]
+    IdentitiesScopeRequired,
     /// 404 `secrets.third_party_token_set.token_not_found`: Latchkey keeps no provider token sets.
     #[error("no access token of the provider is stored for this identity")]
     ThirdPartyTokenNotFound,
@@ -107,7 +110,9 @@ impl ApiError {
             | ApiError::Verification(VerificationError::UserGone)
             // The Account API acts on the caller's own account: a missing user is a dead token.
             | ApiError::Account(AccountError::UserNotFound) => (S::UNAUTHORIZED, "auth.unauthorized"),
-            ApiError::Caller(CallerDenial::MissingOpenidScope) => (S::FORBIDDEN, "auth.forbidden"),
+            ApiError::Caller(CallerDenial::MissingOpenidScope) | ApiError::IdentitiesScopeRequired => {
+                (S::FORBIDDEN, "auth.forbidden")
+            }
             ApiError::Store(_)
             | ApiError::SignIn(SignInError::Storage(_))
             | ApiError::Verification(

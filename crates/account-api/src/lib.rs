@@ -10,6 +10,7 @@
 pub mod account;
 pub mod account_data;
 pub mod error;
+pub mod identities;
 pub mod mfa;
 pub mod my_account;
 pub mod openapi;

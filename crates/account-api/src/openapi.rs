@@ -10,7 +10,7 @@ use latchkey_auth::openapi::SecuritySchemes;
 use serde_json::Value;
 use utoipa::{OpenApi, ToSchema};
 
-use crate::{account, account_data, mfa, my_account, passkeys, sessions, sign_in};
+use crate::{account, account_data, identities, mfa, my_account, passkeys, sessions, sign_in};
 
 /// The Account API's OpenAPI document.
 pub fn openapi() -> utoipa::openapi::OpenApi {
@@ -52,6 +52,12 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         sessions::list_grants,
         sessions::revoke_grant,
         sessions::list_logs,
+        identities::start_social_verification,
+        identities::verify_social_verification,
+        identities::link_identity,
+        identities::replace_identity,
+        identities::unlink_identity,
+        identities::get_identity_access_token,
         sign_in::sign_in,
         sign_in::verify_mfa,
         sign_in::send_verification_code,

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, ResponseError};
 use latchkey_auth::AuthError;
 use latchkey_auth::error_body::error_response;
 use latchkey_domain::ports::{Conflict, RepoError};
-use latchkey_domain::service::AccountError;
+use latchkey_domain::service::{AccountError, SocialError};
 use latchkey_domain::sign_in_experience::SignInExperienceError;
 use serde_json::{Value, json};
 
@@ -43,6 +43,9 @@ pub enum ApiError {
     /// A user use case refused or failed.
     #[error(transparent)]
     Account(#[from] AccountError),
+    /// Linking a social identity through a connector was refused (the domain's table gives Logto's answer).
+    #[error(transparent)]
+    Social(#[from] SocialError),
     /// A sign-in experience that Logto's guard or route would refuse.
     #[error(transparent)]
     InvalidSignInExperience(#[from] SignInExperienceError),
@@ -128,6 +131,7 @@ impl ApiError {
             ),
             Self::UnusableIfMatch => PRECONDITION_FAILED,
             Self::Account(error) => account_wire(error),
+            Self::Social(error) => social_wire(error),
             Self::InvalidPagination => {
                 (StatusCode::BAD_REQUEST, "guard.invalid_pagination", "The request pagination value is invalid.")
             }
@@ -218,6 +222,17 @@ const PRECONDITION_FAILED: (StatusCode, &str, &str) = (
 /// Logto's status and code for each refusal of a user use case (the domain's table).
 fn account_wire(error: &AccountError) -> (StatusCode, &'static str, &'static str) {
     let (status, code, message) = error.logto_error();
+    (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), code, message)
+}
+
+fn social_wire(error: &SocialError) -> (StatusCode, &'static str, &'static str) {
+    let message = match error {
+        SocialError::Account(error) => return account_wire(error),
+        SocialError::InvalidConnectorId(_) => "Invalid connector ID.",
+        SocialError::Connector(_) => "The social connector could not vouch for a user with this connector data.",
+        _ => "The social identity cannot be linked.",
+    };
+    let (status, code, _) = error.logto_error();
     (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), code, message)
 }
 

@@ -43,6 +43,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         users::has_password,
         users::set_suspended,
         users::identities::link,
+        users::identities::link_by_connector,
         users::identities::get,
         users::identities::unlink,
         users::mfa_verifications::list,

@@ -26,6 +26,7 @@ mod roles;
 mod secrecy;
 mod sign_in;
 mod sign_in_exp;
+mod social_identities;
 mod status;
 mod subject_tokens;
 mod token;

@@ -18,6 +18,6 @@ pub use sign_in::{
     CodeSent, CodeSignIn, CodeSignInPorts, MfaAnswer, MfaChallenge, PasswordSignIn, SignInError, SignInOutcome,
     SignInPorts, SignInService, SignedIn,
 };
-pub use social::{SocialError, SocialPorts, SocialService};
+pub use social::{ExistingLink, SocialError, SocialPorts, SocialService};
 pub use user_admin::{DEFAULT_TOMBSTONE_RETENTION, ProvisionedTotp, UserAdminService, UserPatch};
 pub use verifications::{RecordMade, VerificationError, VerificationPorts, VerificationService};

@@ -97,6 +97,15 @@ impl SocialError {
     }
 }
 
+/// What linking an identity does when the user already has one at the connector's target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExistingLink {
+    /// Logto's `POST /my-account/identities`: 400 `user.identity_already_in_use`.
+    Refuse,
+    /// Logto's `PUT /my-account/identities`: the new identity takes its place.
+    Replace,
+}
+
 /// The social use cases. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct SocialService {
@@ -160,12 +169,14 @@ impl SocialService {
         Ok(RecordMade { id: record.id, expires_at: record.expires_at })
     }
 
-    /// `POST /api/my-account/identities`: links the identity of the holder's verified social record to the holder.
-    /// Refused when another user has that identity (422) or the holder already has one at that target (400).
+    /// `POST /api/my-account/identities` ([`ExistingLink::Refuse`]) and `PUT` ([`ExistingLink::Replace`]): links
+    /// the identity of the holder's verified social record to the holder. Refused when another user has that
+    /// identity (422), and with `Refuse` when the holder already has one at that target (400).
     pub async fn link_own(
         &self,
         holder: RecordHolder<'_>,
         record_id: &str,
+        existing: ExistingLink,
         write: UserWrite<'_>,
     ) -> Result<User, SocialError> {
         let record = self.own_record(holder, record_id).await?;
@@ -176,16 +187,18 @@ impl SocialService {
         self.ensure_not_elsewhere(holder.user_id, &identity).await?;
         let accounts = self.ports.users.accounts();
         let user = accounts.load(holder.user_id).await?;
-        if user.identities.contains_key(&target) {
+        let refuse_existing = existing == ExistingLink::Refuse;
+        if refuse_existing && user.identities.contains_key(&target) {
             return Err(SocialError::TargetAlreadyLinked);
         }
-        let details = crate::audit::details([("action", Value::from("linked")), ("target", Value::from(&*target))]);
+        let action = if user.identities.contains_key(&target) { "replaced" } else { "linked" };
+        let details = crate::audit::details([("action", Value::from(action)), ("target", Value::from(&*target))]);
         let linked = identity.to_identity();
         let mut already_linked = false;
         let result = accounts
             .update_with_retry(user, write.with_details(details).logged(keys::USER_IDENTITIES_UPDATED), |user| {
                 // A concurrent link of the same target is found on the fresh read of a retry.
-                if user.identities.contains_key(&target) {
+                if refuse_existing && user.identities.contains_key(&target) {
                     already_linked = true;
                     return Err(AccountError::IdentityInUse);
                 }

@@ -1,5 +1,6 @@
 //! `/api/users/:userId/identities/:target`: an administrator links, reads and unlinks a user's social identities,
-//! as Logto's routes do. Latchkey keeps no third-party token sets, so `includeTokenSecret` finds none.
+//! as Logto's routes do, and `POST /api/users/:userId/identities` links the identity a configured social connector
+//! vouches for from `connectorData`. Latchkey keeps no third-party token sets, so `includeTokenSecret` finds none.
 
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
@@ -16,12 +17,22 @@ use crate::guard::ManagementCaller;
 use crate::policy::ManagementAction;
 
 pub(crate) fn routes(config: &mut ServiceConfig) {
-    config.service(
+    config.service(web::resource("/{userId}/identities").route(web::post().to(link_by_connector))).service(
         web::resource("/{userId}/identities/{target}")
             .route(web::get().to(get))
             .route(web::put().to(link))
             .route(web::delete().to(unlink)),
     );
+}
+
+/// `POST /api/users/:userId/identities`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorIdentityBody {
+    pub connector_id: String,
+    /// What the provider sent to the redirect URI (`code`), with that `redirectUri`.
+    #[schema(value_type = Object)]
+    pub connector_data: serde_json::Map<String, Value>,
 }
 
 /// Logto's identity: the user's id at the provider and what the provider said about them.
@@ -86,6 +97,48 @@ async fn link(
         deps.admin.link_identity(&id, &target, identity, writer.write()).await.map_err(ApiError::from)?;
     let mut response = if created { HttpResponse::Created() } else { HttpResponse::Ok() };
     Ok(response.json(UserBody::new(&user).identities))
+}
+
+/// `POST /api/users/:userId/identities`: 200 with the user's identities, as Logto (which answers 200, not 201).
+#[utoipa::path(
+    post,
+    path = "/api/users/{userId}/identities",
+    tag = "Users",
+    summary = "Link a social identity through a connector",
+    description = "The connector `connectorId` exchanges `connectorData` (the provider's `code` and the \
+        `redirectUri` it was sent to) for the identity the provider vouches for, which is linked to the user under \
+        the connector's target, replacing one there.",
+    params(("userId" = String, Path, description = "The user's id.")),
+    request_body = ConnectorIdentityBody,
+    responses(
+        (status = 200, description = "The user's identities by target.", body = Object),
+        (status = 400, description = "`guard.invalid_input`, `connector.insufficient_request_parameters`, \
+            `connector.invalid_response` or `connector.general`.", body = ErrorBody),
+        (status = 401, description = "`connector.social_auth_code_invalid` or `connector.social_id_token_invalid`.",
+            body = ErrorBody),
+        (status = 404, description = "`entity.not_found`.", body = ErrorBody),
+        (status = 422, description = "`session.invalid_connector_id`, or `user.identity_already_in_use`: another \
+            user has it.", body = ErrorBody),
+    ),
+    security(("bearer" = [])),
+)]
+async fn link_by_connector(
+    caller: ManagementCaller,
+    deps: Deps,
+    request: HttpRequest,
+    path: web::Path<String>,
+    body: Result<web::Json<ConnectorIdentityBody>, actix_web::Error>,
+) -> actix_web::Result<HttpResponse> {
+    caller.authorize(ManagementAction::WriteUsers)?;
+    let id = user_id(&path)?;
+    let body = body?.into_inner();
+    let writer = WriteRequest::new(&caller, &request)?;
+    let user = deps
+        .social
+        .link_by_connector(&id, &body.connector_id, &body.connector_data, writer.write())
+        .await
+        .map_err(ApiError::from)?;
+    Ok(HttpResponse::Ok().json(UserBody::new(&user).identities))
 }
 
 /// `GET /api/users/:userId/identities/:target`.

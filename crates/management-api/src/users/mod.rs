@@ -16,7 +16,7 @@ use latchkey_auth::error_body::ErrorBody;
 use latchkey_domain::UserId;
 use latchkey_domain::password::PlainPassword;
 use latchkey_domain::ports::UserRepository;
-use latchkey_domain::service::UserAdminService;
+use latchkey_domain::service::{SocialService, UserAdminService};
 use latchkey_domain::sign_in_experience::SignInExperienceRepository;
 use latchkey_domain::user::LogtoConfig;
 use std::sync::Arc;
@@ -36,6 +36,8 @@ use crate::policy::ManagementAction;
 #[derive(Clone)]
 pub struct UsersDeps {
     pub admin: UserAdminService,
+    /// Linking an identity straight from a social connector's `connectorData`.
+    pub social: SocialService,
     /// Searches read the repository directly: a search changes nothing.
     pub users: Arc<dyn UserRepository>,
     /// Which MFA factors may be bound.
