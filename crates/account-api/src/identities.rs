@@ -179,11 +179,7 @@ pub async fn link_identity(
     deps: Deps,
     body: Json<LinkIdentityBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.map_err(|error| ApiError::InvalidBody(error.to_string()))?.into_inner();
-    let allowed = allow(&principal, &request, &deps, AccountRoute::LinkIdentity).await?;
-    let record_id = &body.new_identifier_verification_record_id;
-    deps.social.link_own(allowed.holder()?, record_id, ExistingLink::Refuse, allowed.write()).await?;
-    Ok(HttpResponse::NoContent().finish())
+    link(principal, request, deps, body, ExistingLink::Refuse).await
 }
 
 #[utoipa::path(
@@ -211,10 +207,22 @@ pub async fn replace_identity(
     deps: Deps,
     body: Json<LinkIdentityBody>,
 ) -> Result<HttpResponse, ApiError> {
+    link(principal, request, deps, body, ExistingLink::Replace).await
+}
+
+/// `POST` and `PUT /api/my-account/identities`: the same gate and record, differing only in what happens to an
+/// identity the caller already has at the target.
+async fn link(
+    principal: Principal,
+    request: HttpRequest,
+    deps: Deps,
+    body: Json<LinkIdentityBody>,
+    existing: ExistingLink,
+) -> Result<HttpResponse, ApiError> {
     let body = body.map_err(|error| ApiError::InvalidBody(error.to_string()))?.into_inner();
     let allowed = allow(&principal, &request, &deps, AccountRoute::LinkIdentity).await?;
     let record_id = &body.new_identifier_verification_record_id;
-    deps.social.link_own(allowed.holder()?, record_id, ExistingLink::Replace, allowed.write()).await?;
+    deps.social.link_own(allowed.holder()?, record_id, existing, allowed.write()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -81,12 +81,14 @@ impl VerificationRecord {
         }
     }
 
+    /// Unexpired and the holder's own (same user, same session), verified or not: a ceremony in progress.
+    pub fn is_open_to(&self, holder: RecordHolder<'_>, now: Timestamp) -> bool {
+        self.expires_at > now && self.user_id == *holder.user_id && self.session_id == holder.session_id
+    }
+
     /// Unexpired, verified, and the holder's own (same user, same session).
     fn is_usable_by(&self, holder: RecordHolder<'_>, now: Timestamp) -> bool {
-        self.verified
-            && self.expires_at > now
-            && self.user_id == *holder.user_id
-            && self.session_id == holder.session_id
+        self.verified && self.is_open_to(holder, now)
     }
 
     /// Logto's identity check for sensitive changes: a password record, or a code sent to the user's own email or

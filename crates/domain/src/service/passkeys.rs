@@ -141,14 +141,8 @@ impl PasskeyService {
         record_id: &str,
     ) -> Result<VerificationRecord, VerificationError> {
         let now = self.ports.clock.now();
-        self.ports
-            .records
-            .find(record_id)
-            .await?
-            .filter(|record| {
-                record.user_id == *holder.user_id && record.session_id == holder.session_id && record.expires_at > now
-            })
-            .ok_or(VerificationError::RecordNotFound)
+        let record = self.ports.records.find(record_id).await?;
+        record.filter(|record| record.is_open_to(holder, now)).ok_or(VerificationError::RecordNotFound)
     }
 
     async fn user(&self, holder: RecordHolder<'_>) -> Result<User, VerificationError> {

@@ -473,9 +473,10 @@ mod tests {
     use crate::mfa::{self, MfaFactor, MfaFactorKind, TotpFactor};
     use crate::password::hasher::MockPasswordHasher;
     use crate::password::{PasswordAlgorithm, PasswordCheck, StoredPassword};
-    use crate::ports::{Conflict, MockUserRepository};
+    use crate::ports::MockUserRepository;
     use crate::secret_box::{AesGcmSecretBox, SecretBox};
     use crate::service::Ports;
+    use crate::service::test_support::repository_holding;
     use crate::sign_in::{
         IdentifierKind, MfaPolicy, MockPendingMfaRepository, MockSentinelRepository, PENDING_MFA_TTL_SECS,
     };
@@ -546,27 +547,7 @@ mod tests {
 
     /// A user repository behaving like one stored row.
     fn users_holding(user: User) -> MockUserRepository {
-        let row = Arc::new(Mutex::new(user));
-        let mut users = MockUserRepository::new();
-        let by_name = Arc::clone(&row);
-        users.expect_find_by_username().returning(move |name| {
-            let user = by_name.lock().unwrap().clone();
-            Ok((user.username.as_ref() == Some(name)).then_some(user))
-        });
-        let by_id = Arc::clone(&row);
-        users.expect_find_by_id().returning(move |_| Ok(Some(by_id.lock().unwrap().clone())));
-        let write = Arc::clone(&row);
-        users.expect_update().returning(move |changed, _| {
-            let mut stored = write.lock().unwrap();
-            if stored.version != changed.version {
-                return Err(RepoError::Conflict(Conflict::Version));
-            }
-            let mut saved = changed.clone();
-            saved.version = changed.version.next();
-            *stored = saved.clone();
-            Ok(saved)
-        });
-        users
+        repository_holding(user).0
     }
 
     fn matching_hasher() -> MockPasswordHasher {

@@ -269,14 +269,8 @@ impl SocialService {
     /// The holder's own unexpired record `record_id`.
     async fn own_record(&self, holder: RecordHolder<'_>, record_id: &str) -> Result<VerificationRecord, SocialError> {
         let now = self.ports.clock.now();
-        self.ports
-            .records
-            .find(record_id)
-            .await?
-            .filter(|record| {
-                record.user_id == *holder.user_id && record.session_id == holder.session_id && record.expires_at > now
-            })
-            .ok_or(SocialError::RecordNotFound)
+        let record = self.ports.records.find(record_id).await?;
+        record.filter(|record| record.is_open_to(holder, now)).ok_or(SocialError::RecordNotFound)
     }
 
     async fn ensure_not_elsewhere(&self, user_id: &UserId, identity: &SocialIdentity) -> Result<(), SocialError> {
