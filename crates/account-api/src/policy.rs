@@ -250,8 +250,9 @@ pub fn decide_route(
         AccountRoute::ReadSessions | AccountRoute::ReadActivity => {
             (sessions(), true, vec![AccountField::Session], vec![], false, Verification::Always)
         }
+        // A change, so first party only (Logto guards every Account API write); reads stay open to third parties.
         AccountRoute::RevokeSessions => {
-            (sessions(), true, vec![], vec![AccountField::Session], false, Verification::Always)
+            (sessions(), true, vec![], vec![AccountField::Session], true, Verification::Always)
         }
         AccountRoute::MakeSocialVerificationRecord | AccountRoute::ReadIdentityAccessToken => {
             (vec![], false, vec![], vec![], false, Verification::Never)
@@ -610,7 +611,8 @@ mod tests {
             (&bare, RevokeSessions, true, Some(R), true, false, Err(Denial::VerificationRequired)),
             (&bare, RevokeSessions, true, Some(R), true, true, Err(Denial::FieldNotEditable(session))),
             (&bare, RevokeSessions, true, Some(E), true, true, unauthorized),
-            (&sessions, RevokeSessions, true, Some(E), false, true, Ok(())),
+            (&sessions, RevokeSessions, true, Some(E), true, true, Ok(())),
+            (&sessions, RevokeSessions, true, Some(E), false, true, Err(Denial::ThirdPartyApplication)),
             (&sessions, RevokeSessions, false, Some(E), true, true, Err(Denial::AccountCenterDisabled)),
         ]);
         for (caller, route, enabled, access, first_party, identity_verified, expected) in table {

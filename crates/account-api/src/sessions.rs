@@ -80,8 +80,8 @@ pub async fn list_sessions(principal: Principal, request: HttpRequest, deps: Dep
     path = "/api/my-account/sessions/{sessionId}",
     tag = "Account",
     summary = "Revoke one of the caller's sessions",
-    description = "Needs `urn:logto:scope:sessions`, the `session` field editable and a verification record. Every \
-        token of the session fails from its next request, the calling token's own if it is the caller's session. \
+    description = "Needs `urn:logto:scope:sessions`, the `session` field editable, a first-party client and a \
+        verification record. Every token of the session fails from its next request, the calling token's own if it is the caller's session. \
         Logto's `revokeGrantsTarget` is accepted and has nothing more to revoke: a Latchkey session is its own grant.",
     params(
         ("sessionId" = String, Path, description = "The session's id."),
@@ -92,6 +92,7 @@ pub async fn list_sessions(principal: Principal, request: HttpRequest, deps: Dep
         (status = 400, description = "`account_center.field_not_editable`, or `guard.invalid_input` for an unknown \
             `revokeGrantsTarget`.", body = ErrorBody),
         (status = 401, description = "`verification_record.permission_denied` or `auth.unauthorized`.", body = ErrorBody),
+        (status = 403, description = "`auth.third_party_application_forbidden`.", body = ErrorBody),
         (status = 404, description = "`oidc.session_not_found`: no live session of the caller's has that id.",
             body = ErrorBody),
     ),
@@ -140,13 +141,14 @@ pub async fn list_grants(principal: Principal, request: HttpRequest, deps: Deps)
     path = "/api/my-account/grants/{grantId}",
     tag = "Account",
     summary = "Disconnect the caller from an application",
-    description = "Needs `urn:logto:scope:sessions`, the `session` field editable and a verification record. Revokes \
-        every live session of the caller with the application (the grant's id).",
+    description = "Needs `urn:logto:scope:sessions`, the `session` field editable, a first-party client and a \
+        verification record. Revokes every live session of the caller with the application (the grant's id).",
     params(("grantId" = String, Path, description = "The grant's id: the application's id.")),
     responses(
         (status = 204, description = "Revoked."),
         (status = 400, description = "`account_center.field_not_editable`.", body = ErrorBody),
         (status = 401, description = "`verification_record.permission_denied` or `auth.unauthorized`.", body = ErrorBody),
+        (status = 403, description = "`auth.third_party_application_forbidden`.", body = ErrorBody),
         (status = 404, description = "`entity.not_found`: no live session with that application.", body = ErrorBody),
     ),
     security(("bearer" = [])),
