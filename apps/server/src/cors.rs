@@ -29,12 +29,11 @@ const ALLOWED_METHODS: [Method; 6] =
 /// Request headers a front end may send: the bearer token, the body type, and the precondition of conditional
 /// updates.
 const ALLOWED_HEADERS: [header::HeaderName; 3] = [header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH];
-/// Response headers a front end may read: pagination (`Total-Number`, `Link`) and the entity tag of user reads.
-const EXPOSED_HEADERS: [&str; 3] = ["Total-Number", "Link", "ETag"];
+/// Response headers a front end may read, on both APIs: pagination (`Total-Number`, `Link`: the Management API's
+/// lists and the Account API's activity log) and the entity tag of user reads, for `If-Match`.
+const EXPOSED_HEADERS: [&str; 3] = [latchkey_domain::ports::Pagination::TOTAL_NUMBER_HEADER, "Link", "ETag"];
 /// The Account API's request headers: those above, plus the verification record that sensitive changes carry.
 const ACCOUNT_API_ALLOWED_HEADERS: [&str; 4] = ["authorization", "content-type", "if-match", "logto-verification-id"];
-/// The Account API's readable response header: the entity tag of the account, for `If-Match`.
-const ACCOUNT_API_EXPOSED_HEADERS: [&str; 1] = ["ETag"];
 /// How long a browser may cache a preflight answer, in seconds.
 const PREFLIGHT_MAX_AGE_SECS: usize = 3_600;
 
@@ -47,7 +46,7 @@ pub fn middleware(origins: &[String], account_api_origins: &[String]) -> PerPath
         account_api: allow(account_api_origins)
             .allowed_methods(ALLOWED_METHODS)
             .allowed_headers(ACCOUNT_API_ALLOWED_HEADERS)
-            .expose_headers(ACCOUNT_API_EXPOSED_HEADERS)
+            .expose_headers(EXPOSED_HEADERS)
             .max_age(PREFLIGHT_MAX_AGE_SECS),
         general: allow(origins)
             .allowed_methods(ALLOWED_METHODS)

@@ -198,8 +198,9 @@ pub async fn list_logs(principal: Principal, request: HttpRequest, deps: Deps) -
     let page = deps.audit_log.list(&filter, pagination).await.map_err(ApiError::Store)?;
     let items: Vec<LogView> = page.items.iter().map(LogView::new).collect();
     let url = format!("{}{}", deps.endpoint, request.path());
-    Ok(HttpResponse::Ok()
-        .insert_header(("Total-Number", page.total.to_string()))
-        .insert_header(("Link", pagination.links(&url, request.query_string(), page.total)))
-        .json(items))
+    let mut response = HttpResponse::Ok();
+    for header in pagination.response_headers(&url, request.query_string(), page.total) {
+        response.insert_header(header);
+    }
+    Ok(response.json(items))
 }

@@ -111,6 +111,8 @@ pub struct Pagination {
 
 impl Pagination {
     pub const DEFAULT_PAGE_SIZE: u64 = 20;
+    /// The header giving how many items the whole list holds.
+    pub const TOTAL_NUMBER_HEADER: &'static str = "Total-Number";
     pub const MAX_PAGE_SIZE: u64 = 100;
 
     /// `None` when out of range (Logto answers `guard.invalid_pagination`).
@@ -159,6 +161,12 @@ impl Pagination {
             links.push(link(self.page + 1, "next"));
         }
         links.join(", ")
+    }
+
+    /// Logto's list headers for this page of `total` items: `Total-Number` and the `Link` of [`Pagination::links`].
+    /// Both APIs answer lists with exactly these.
+    pub fn response_headers(self, url: &str, query: &str, total: u64) -> [(&'static str, String); 2] {
+        [(Self::TOTAL_NUMBER_HEADER, total.to_string()), ("Link", self.links(url, query, total))]
     }
 }
 

@@ -7,8 +7,6 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 
-pub const TOTAL_NUMBER: &str = "Total-Number";
-
 /// The page asked for in the request's query, or Logto's `guard.invalid_pagination`.
 pub fn requested_page(request: &HttpRequest) -> Result<Pagination, ApiError> {
     Pagination::from_query(request.query_string()).ok_or(ApiError::InvalidPagination)
@@ -23,10 +21,11 @@ pub fn paged_response<T: Serialize>(
     items: &[T],
 ) -> HttpResponse {
     let url = format!("{endpoint}{}", request.path());
-    HttpResponse::Ok()
-        .insert_header((TOTAL_NUMBER, total.to_string()))
-        .insert_header(("Link", pagination.links(&url, request.query_string(), total)))
-        .json(items)
+    let mut response = HttpResponse::Ok();
+    for header in pagination.response_headers(&url, request.query_string(), total) {
+        response.insert_header(header);
+    }
+    response.json(items)
 }
 
 #[cfg(test)]
@@ -47,6 +46,6 @@ mod tests {
         let response = paged_response(&request, "http://h", Pagination { page: 2, page_size: 2 }, 5, &[1, 2]);
         let link = response.headers().get("Link").unwrap().to_str().unwrap();
         assert!(link.starts_with("<http://h/api/applications?page=1&page_size=2>; rel=\"first\""), "{link}");
-        assert_eq!(response.headers().get(TOTAL_NUMBER).unwrap(), "5");
+        assert_eq!(response.headers().get(Pagination::TOTAL_NUMBER_HEADER).unwrap(), "5");
     }
 }
