@@ -6,7 +6,7 @@ use latchkey_auth::error_body::error_response;
 
 use latchkey_domain::ports::RepoError;
 
-use crate::policy::{CallerDenial, Denial};
+use crate::policy::{CallerDenial, Denial, ScopeAnswer};
 use latchkey_auth::IssueError;
 use latchkey_domain::mfa::MfaError;
 use latchkey_domain::service::{AccountError, MfaChallenge, SignInError, SocialError, VerificationError};
@@ -54,9 +54,6 @@ pub enum ApiError {
     /// A social verification or identity change was refused (the domain's table gives Logto's answer).
     #[error(transparent)]
     Social(#[from] SocialError),
-    /// 403 `auth.forbidden`: a provider's access token needs the `identities` scope (Logto's 403 there).
-    #[error("the token lacks the identities scope")]
-    IdentitiesScopeRequired,
     /// 404 `secrets.third_party_token_set.token_not_found`: Latchkey keeps no provider token sets.
     #[error("no access token of the provider is stored for this identity")]
     ThirdPartyTokenNotFound,
@@ -96,8 +93,11 @@ impl ApiError {
             ApiError::Denied(Denial::AccountCenterDisabled) => (S::BAD_REQUEST, "account_center.not_enabled"),
             ApiError::Denied(Denial::FieldNotEnabled(_)) => (S::BAD_REQUEST, "account_center.field_not_enabled"),
             ApiError::Denied(Denial::FieldNotEditable(_)) => (S::BAD_REQUEST, "account_center.field_not_editable"),
-            ApiError::Denied(Denial::MissingScope { answered_401: true, .. }) => (S::UNAUTHORIZED, "auth.unauthorized"),
-            ApiError::Denied(Denial::MissingScope { .. }) => (S::BAD_REQUEST, "auth.unauthorized"),
+            ApiError::Denied(Denial::MissingScope { answer, .. }) => match answer {
+                ScopeAnswer::BadRequest => (S::BAD_REQUEST, "auth.unauthorized"),
+                ScopeAnswer::Unauthorized => (S::UNAUTHORIZED, "auth.unauthorized"),
+                ScopeAnswer::Forbidden => (S::FORBIDDEN, "auth.forbidden"),
+            },
             ApiError::Denied(Denial::ThirdPartyApplication) | ApiError::SignIn(SignInError::ThirdPartyClient) => {
                 (S::FORBIDDEN, "auth.third_party_application_forbidden")
             }
@@ -110,9 +110,7 @@ impl ApiError {
             | ApiError::Verification(VerificationError::UserGone)
             // The Account API acts on the caller's own account: a missing user is a dead token.
             | ApiError::Account(AccountError::UserNotFound) => (S::UNAUTHORIZED, "auth.unauthorized"),
-            ApiError::Caller(CallerDenial::MissingOpenidScope) | ApiError::IdentitiesScopeRequired => {
-                (S::FORBIDDEN, "auth.forbidden")
-            }
+            ApiError::Caller(CallerDenial::MissingOpenidScope) => (S::FORBIDDEN, "auth.forbidden"),
             ApiError::Store(_)
             | ApiError::SignIn(SignInError::Storage(_))
             | ApiError::Verification(

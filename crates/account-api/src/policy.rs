@@ -85,16 +85,26 @@ pub enum Denial {
     FieldNotEnabled(AccountField),
     #[error("the field is not editable in the account center")]
     FieldNotEditable(AccountField),
-    /// The token lacks the scope the route needs: Logto answers 400 `auth.unauthorized` on most routes and 401 on
-    /// the `identities` ones (`answered_401`).
+    /// The token lacks the scope the route needs; Logto's status differs by route ([`ScopeAnswer`]).
     #[error("the token lacks the `{scope}` scope")]
-    MissingScope { scope: &'static str, answered_401: bool },
+    MissingScope { scope: &'static str, answer: ScopeAnswer },
     /// 403 `auth.third_party_application_forbidden`: only first-party apps may change an account.
     #[error("third-party applications cannot change accounts")]
     ThirdPartyApplication,
     /// 401 `verification_record.permission_denied`: the change needs a fresh proof of identity.
     #[error("Permission denied, please re-authenticate.")]
     VerificationRequired,
+}
+
+/// How Logto answers a missing scope on a route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeAnswer {
+    /// 400 `auth.unauthorized`: most routes.
+    BadRequest,
+    /// 401 `auth.unauthorized`: the `identities` and sessions routes.
+    Unauthorized,
+    /// 403 `auth.forbidden`: a provider's access token.
+    Forbidden,
 }
 
 /// The Account API's routes, as far as their permission differs (logto-reference §1–§2).
@@ -152,8 +162,8 @@ pub enum AccountRoute {
     LinkIdentity,
     /// `DELETE /api/my-account/identities/:target`: as [`AccountRoute::LinkIdentity`], the scope answered 400.
     UnlinkIdentity,
-    /// `GET /api/my-account/identities/:target/access-token`: no gate; the handler answers the missing
-    /// `identities` scope with Logto's 403.
+    /// `GET /api/my-account/identities/:target/access-token`: `identities` (403, as Logto), no field gate, any
+    /// client, no record.
     ReadIdentityAccessToken,
 }
 
@@ -200,11 +210,11 @@ pub fn decide_route(
     if !facts.settings.enabled {
         return Err(Denial::AccountCenterDisabled);
     }
-    // (scopes, answered 401, fields read, fields edited, first-party only, verification)
-    type Rule = (Vec<(&'static str, bool)>, bool, Vec<AccountField>, Vec<AccountField>, bool, Verification);
+    // (scopes, how a missing one is answered, fields read, fields edited, first-party only, verification)
+    type Rule = (Vec<(&'static str, bool)>, ScopeAnswer, Vec<AccountField>, Vec<AccountField>, bool, Verification);
     let identities = || vec![("identities", true)];
     let sessions = || vec![(SESSIONS_SCOPE, true)];
-    let (scopes, answered_401, reads, fields, first_party_only, verification): Rule = match route {
+    let (scopes, scope_answer, reads, fields, first_party_only, verification): Rule = match route {
         AccountRoute::UpdateAccount { name, avatar, username, custom_data } => {
             let fields = [
                 (name, AccountField::Name),
@@ -214,55 +224,100 @@ pub fn decide_route(
             ];
             let fields = fields.into_iter().filter_map(|(touched, field)| touched.then_some(field)).collect();
             let verification = if username { Verification::Always } else { Verification::Never };
-            (vec![("profile", true), ("custom_data", custom_data)], false, vec![], fields, true, verification)
+            (
+                vec![("profile", true), ("custom_data", custom_data)],
+                ScopeAnswer::BadRequest,
+                vec![],
+                fields,
+                true,
+                verification,
+            )
         }
         AccountRoute::UpdateProfile { address } => (
             vec![("profile", true), ("address", address)],
-            false,
+            ScopeAnswer::BadRequest,
             vec![],
             vec![AccountField::Profile],
             true,
             Verification::Never,
         ),
-        AccountRoute::SetPassword => {
-            (vec![], false, vec![], vec![AccountField::Password], true, Verification::IfSecurityMethod)
+        AccountRoute::SetPassword => (
+            vec![],
+            ScopeAnswer::BadRequest,
+            vec![],
+            vec![AccountField::Password],
+            true,
+            Verification::IfSecurityMethod,
+        ),
+        AccountRoute::ChangePrimaryEmail => (
+            vec![("email", true)],
+            ScopeAnswer::BadRequest,
+            vec![],
+            vec![AccountField::Email],
+            true,
+            Verification::Always,
+        ),
+        AccountRoute::ChangePrimaryPhone => (
+            vec![("phone", true)],
+            ScopeAnswer::BadRequest,
+            vec![],
+            vec![AccountField::Phone],
+            true,
+            Verification::Always,
+        ),
+        AccountRoute::MakeVerificationRecord => {
+            (vec![], ScopeAnswer::BadRequest, vec![], vec![], true, Verification::Never)
         }
-        AccountRoute::ChangePrimaryEmail => {
-            (vec![("email", true)], false, vec![], vec![AccountField::Email], true, Verification::Always)
+        AccountRoute::ReadMfa => {
+            (identities(), ScopeAnswer::Unauthorized, vec![AccountField::Mfa], vec![], false, Verification::Never)
         }
-        AccountRoute::ChangePrimaryPhone => {
-            (vec![("phone", true)], false, vec![], vec![AccountField::Phone], true, Verification::Always)
+        AccountRoute::ChangeMfa => {
+            (identities(), ScopeAnswer::Unauthorized, vec![], vec![AccountField::Mfa], true, Verification::Always)
         }
-        AccountRoute::MakeVerificationRecord => (vec![], false, vec![], vec![], true, Verification::Never),
-        AccountRoute::ReadMfa => (identities(), true, vec![AccountField::Mfa], vec![], false, Verification::Never),
-        AccountRoute::ChangeMfa => (identities(), true, vec![], vec![AccountField::Mfa], true, Verification::Always),
         AccountRoute::ReadLogtoConfigs => {
-            (identities(), true, vec![AccountField::Passkey], vec![], false, Verification::Never)
+            (identities(), ScopeAnswer::Unauthorized, vec![AccountField::Passkey], vec![], false, Verification::Never)
         }
         AccountRoute::ChangeLogtoConfigs | AccountRoute::ChangePasskey => {
-            (identities(), true, vec![], vec![AccountField::Passkey], true, Verification::Always)
+            (identities(), ScopeAnswer::Unauthorized, vec![], vec![AccountField::Passkey], true, Verification::Always)
         }
-        AccountRoute::GenerateMfaSecret => (vec![], false, vec![], vec![], false, Verification::Never),
-        AccountRoute::RevealBackupCodes => (identities(), true, vec![], vec![], true, Verification::Always),
+        AccountRoute::GenerateMfaSecret => {
+            (vec![], ScopeAnswer::BadRequest, vec![], vec![], false, Verification::Never)
+        }
+        AccountRoute::RevealBackupCodes => {
+            (identities(), ScopeAnswer::Unauthorized, vec![], vec![], true, Verification::Always)
+        }
         AccountRoute::DeleteAccount | AccountRoute::ExportAccount => {
-            (vec![], false, vec![], vec![], true, Verification::Always)
+            (vec![], ScopeAnswer::BadRequest, vec![], vec![], true, Verification::Always)
         }
         AccountRoute::ReadSessions | AccountRoute::ReadActivity => {
-            (sessions(), true, vec![AccountField::Session], vec![], false, Verification::Always)
+            (sessions(), ScopeAnswer::Unauthorized, vec![AccountField::Session], vec![], false, Verification::Always)
         }
         // A change, so first party only (Logto guards every Account API write); reads stay open to third parties.
         AccountRoute::RevokeSessions => {
-            (sessions(), true, vec![], vec![AccountField::Session], true, Verification::Always)
+            (sessions(), ScopeAnswer::Unauthorized, vec![], vec![AccountField::Session], true, Verification::Always)
         }
-        AccountRoute::MakeSocialVerificationRecord | AccountRoute::ReadIdentityAccessToken => {
-            (vec![], false, vec![], vec![], false, Verification::Never)
+        AccountRoute::MakeSocialVerificationRecord => {
+            (vec![], ScopeAnswer::BadRequest, vec![], vec![], false, Verification::Never)
         }
-        AccountRoute::LinkIdentity => {
-            (identities(), true, vec![], vec![AccountField::Social], true, Verification::IfSecurityMethod)
+        AccountRoute::ReadIdentityAccessToken => {
+            (identities(), ScopeAnswer::Forbidden, vec![], vec![], false, Verification::Never)
         }
-        AccountRoute::UnlinkIdentity => {
-            (identities(), false, vec![], vec![AccountField::Social], true, Verification::IfSecurityMethod)
-        }
+        AccountRoute::LinkIdentity => (
+            identities(),
+            ScopeAnswer::Unauthorized,
+            vec![],
+            vec![AccountField::Social],
+            true,
+            Verification::IfSecurityMethod,
+        ),
+        AccountRoute::UnlinkIdentity => (
+            identities(),
+            ScopeAnswer::BadRequest,
+            vec![],
+            vec![AccountField::Social],
+            true,
+            Verification::IfSecurityMethod,
+        ),
     };
     let needs_record = match verification {
         Verification::Never => false,
@@ -274,7 +329,7 @@ pub fn decide_route(
         return Err(Denial::VerificationRequired);
     }
     let scopes_granted = || match scopes.iter().find(|(scope, needed)| *needed && !caller.has_scope(scope)) {
-        Some((scope, _)) => Err(Denial::MissingScope { scope, answered_401 }),
+        Some((scope, _)) => Err(Denial::MissingScope { scope, answer: scope_answer }),
         None => Ok(()),
     };
     let fields_allowed = || {
@@ -453,7 +508,7 @@ mod tests {
         let name_only = UpdateAccount { name: true, avatar: false, username: false, custom_data: false };
         let username = UpdateAccount { name: false, avatar: false, username: true, custom_data: false };
         let custom_data = UpdateAccount { name: false, avatar: false, username: false, custom_data: true };
-        let scope = |scope| Err(Denial::MissingScope { scope, answered_401: false });
+        let scope = |scope| Err(Denial::MissingScope { scope, answer: ScopeAnswer::BadRequest });
         // (caller, route, facts, expected)
         let table: Vec<(&AccountCaller, AccountRoute, RequestFacts<'_>, Result<(), Denial>)> = vec![
             (&full, name_only, facts(&disabled, true, true, true), Err(Denial::AccountCenterDisabled)),
@@ -508,7 +563,7 @@ mod tests {
         use FieldAccess::{Edit as E, Off, ReadOnly as R};
         let identities = caller(&["identities"]);
         let bare = caller(&["profile"]);
-        let unauthorized = Err(Denial::MissingScope { scope: "identities", answered_401: true });
+        let unauthorized = Err(Denial::MissingScope { scope: "identities", answer: ScopeAnswer::Unauthorized });
         let not_enabled = |field| Err(Denial::FieldNotEnabled(field));
         let not_editable = |field| Err(Denial::FieldNotEditable(field));
         let (mfa, passkey) = (AccountField::Mfa, AccountField::Passkey);
@@ -591,7 +646,7 @@ mod tests {
         use FieldAccess::{Edit as E, Off, ReadOnly as R};
         let sessions = caller(&[SESSIONS_SCOPE]);
         let bare = caller(&["profile"]);
-        let unauthorized = Err(Denial::MissingScope { scope: SESSIONS_SCOPE, answered_401: true });
+        let unauthorized = Err(Denial::MissingScope { scope: SESSIONS_SCOPE, answer: ScopeAnswer::Unauthorized });
         let session = AccountField::Session;
         // (caller, route, account center enabled, session field, first party, record, expected)
         type Row<'a> = (&'a AccountCaller, AccountRoute, bool, Option<FieldAccess>, bool, bool, Result<(), Denial>);
@@ -631,8 +686,9 @@ mod tests {
         let identities = caller(&["identities"]);
         let bare = caller(&["profile"]);
         let social = AccountField::Social;
-        let scope_401 = Err(Denial::MissingScope { scope: "identities", answered_401: true });
-        let scope_400 = Err(Denial::MissingScope { scope: "identities", answered_401: false });
+        let scope_401 = Err(Denial::MissingScope { scope: "identities", answer: ScopeAnswer::Unauthorized });
+        let scope_400 = Err(Denial::MissingScope { scope: "identities", answer: ScopeAnswer::BadRequest });
+        let scope_403 = Err(Denial::MissingScope { scope: "identities", answer: ScopeAnswer::Forbidden });
         // (caller, route, social field, first party, record, has a security method, expected)
         type Row<'a> = (&'a AccountCaller, AccountRoute, Option<FieldAccess>, bool, bool, bool, Result<(), Denial>);
         let table: Vec<Row<'_>> = vec![
@@ -649,7 +705,8 @@ mod tests {
             (&identities, UnlinkIdentity, Some(E), true, false, true, Err(Denial::VerificationRequired)),
             (&identities, UnlinkIdentity, Some(E), false, true, true, Err(Denial::ThirdPartyApplication)),
             (&bare, MakeSocialVerificationRecord, None, false, false, true, Ok(())),
-            (&bare, ReadIdentityAccessToken, None, false, false, true, Ok(())),
+            (&identities, ReadIdentityAccessToken, None, false, false, true, Ok(())),
+            (&bare, ReadIdentityAccessToken, None, false, false, true, scope_403),
         ];
         for (caller, route, access, first_party, identity_verified, has_security_method, expected) in table {
             let fields = AccountCenterFields { social: access, ..Default::default() };
