@@ -70,12 +70,13 @@ pub trait PasskeyCeremony: Send + Sync {
     ) -> Result<RegistrationStarted, CeremonyError>;
 
     /// Checks `response` (Logto's `payload`, a `RegistrationResponseJSON`) against the `state` kept by
-    /// [`PasskeyCeremony::start_registration`]; the client data's origin must be one of `allowed_origins`.
+    /// [`PasskeyCeremony::start_registration`]; the client data's origin must be the relying party's own or one of
+    /// `related_origins` (the account center's `webauthnRelatedOrigins`).
     fn finish_registration(
         &self,
         state: &str,
         response: &Value,
-        allowed_origins: &[String],
+        related_origins: &[String],
     ) -> Result<RegisteredCredential, CeremonyError>;
 }
 

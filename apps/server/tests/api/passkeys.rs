@@ -6,10 +6,10 @@
 //! WebAuthn forbids an IP address as relying party id, so these servers run with the endpoint
 //! `http://localhost:3001` (the tests still reach them on 127.0.0.1).
 
-use latchkey_domain::UserId;
-use latchkey_domain::account_center::{AccountCenterFields, FieldAccess};
+use latchkey_domain::account_center::{AccountCenterFields, AccountCenterRepository, FieldAccess};
 use latchkey_domain::application::ApplicationType;
 use latchkey_domain::mfa::MfaFactorType;
+use latchkey_domain::{Clock, SystemClock, UserId};
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use webauthn_authenticator_rs::WebauthnAuthenticator;
@@ -150,7 +150,7 @@ async fn a_user_registers_a_passkey_binds_it_renames_it_and_removes_it() {
 }
 
 #[tokio::test]
-async fn a_wrong_origin_or_challenge_fails_and_a_record_serves_only_the_session_that_made_it() {
+async fn a_wrong_origin_or_challenge_fails_a_related_origin_passes_and_a_record_serves_only_its_session() {
     for app in apps().await {
         let backend = app.backend;
         configure(&app, &[MfaFactorType::WebAuthn]).await;
@@ -169,6 +169,17 @@ async fn a_wrong_origin_or_challenge_fails_and_a_record_serves_only_the_session_
         expect_error(verify_registration(&me, &record, &for_second).await, 400, failed, backend).await;
         let unreadable = json!({"id": "x"});
         expect_error(verify_registration(&me, &record, &unreadable).await, 400, failed, backend).await;
+
+        // An origin among the account center's `webauthnRelatedOrigins` is accepted.
+        let repository = app.store.account_center();
+        let mut stored = repository.get().await.unwrap();
+        stored.settings.webauthn_related_origins = vec!["http://localhost:4444".to_owned()];
+        repository.save(&stored.settings, stored.version, SystemClock.now()).await.expect("saving the origins");
+        let (related_record, related_options) = start_registration(&me).await;
+        let from_related = register(&mut authenticator, "http://localhost:4444", &related_options);
+        let accepted = verify_registration(&me, &related_record, &from_related).await;
+        assert_eq!(accepted.status().as_u16(), 200, "on {backend}: {}", accepted.text().await.unwrap());
+        configure(&app, &[MfaFactorType::WebAuthn]).await;
 
         // Another session of the same user can neither verify nor bind this session's record.
         let stolen = verify_registration(&other, &second_record, &for_second).await;

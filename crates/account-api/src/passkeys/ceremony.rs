@@ -77,13 +77,13 @@ impl PasskeyCeremony for WebauthnCeremony {
         &self,
         state: &str,
         response: &Value,
-        allowed_origins: &[String],
+        related_origins: &[String],
     ) -> Result<RegisteredCredential, CeremonyError> {
         let state: PasskeyRegistration =
             serde_json::from_str(state).map_err(|error| CeremonyError::Unavailable(error.to_string()))?;
         let response: RegisterPublicKeyCredential = serde_json::from_value(response.clone())
             .map_err(|error| CeremonyError::Rejected(format!("unreadable payload: {error}")))?;
-        let webauthn = self.webauthn(allowed_origins)?;
+        let webauthn = self.webauthn(related_origins)?;
         let passkey = webauthn.finish_passkey_registration(&response, &state).map_err(|error| {
             tracing::debug!(%error, "a passkey registration was rejected");
             CeremonyError::Rejected(error.to_string())

@@ -124,11 +124,10 @@ pub async fn verify_registration(
     let body = body.map_err(|error| ApiError::InvalidBody(error.to_string()))?.into_inner();
     let allowed = allow(&principal, &request, &deps, AccountRoute::MakeVerificationRecord).await?;
     let related = deps.account_center.get().await?.settings.webauthn_related_origins;
-    let origins: Vec<String> = std::iter::once(deps.endpoint.clone()).chain(related).collect();
     let agent = request.headers().get(header::USER_AGENT).and_then(|value| value.to_str().ok()).unwrap_or_default();
     let made = deps
         .passkeys
-        .verify_registration(allowed.holder()?, &body.verification_record_id, &body.payload, &origins, agent)
+        .verify_registration(allowed.holder()?, &body.verification_record_id, &body.payload, &related, agent)
         .await?;
     Ok(HttpResponse::Ok().json(json!({ "verificationRecordId": made.id })))
 }

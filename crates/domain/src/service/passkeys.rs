@@ -83,14 +83,15 @@ impl PasskeyService {
     }
 
     /// `POST /api/verifications/web-authn/registration/verify`: checks the authenticator's `response` against the
-    /// holder's pending registration `record_id`, the client data's origin against `allowed_origins`, and stores
+    /// holder's pending registration `record_id`, the client data's origin against the relying party's and
+    /// `related_origins`, and stores
     /// the credential (with the browser's `agent`) in the record, now verified.
     pub async fn verify_registration(
         &self,
         holder: RecordHolder<'_>,
         record_id: &str,
         response: &Value,
-        allowed_origins: &[String],
+        related_origins: &[String],
         agent: &str,
     ) -> Result<RecordMade, VerificationError> {
         let record = self.holders_record(holder, record_id).await?;
@@ -101,7 +102,7 @@ impl PasskeyService {
             _ => return Err(VerificationError::PendingInfoNotFound),
         };
         let registered =
-            self.ports.ceremony.finish_registration(state, response, allowed_origins).map_err(ceremony_error)?;
+            self.ports.ceremony.finish_registration(state, response, related_origins).map_err(ceremony_error)?;
         let user = self.user(holder).await?;
         if has_webauthn_credential(&user, &registered.credential_id) {
             return Err(VerificationError::WebAuthnVerificationFailed);
