@@ -25,7 +25,8 @@ use latchkey_domain::secret_box::{self, SecretBox};
 use latchkey_domain::secrets::OpaqueSecret;
 use latchkey_domain::service::{AccountService, CodeSignInPorts, Ports, SignInPorts, SignInService, UserAdminService};
 use latchkey_domain::service::{
-    SocialPorts, SocialService, UserSessionService, VerificationPorts, VerificationService,
+    PasskeyPorts, PasskeyService, SocialPorts, SocialService, UserSessionService, VerificationPorts,
+    VerificationService,
 };
 use latchkey_domain::sign_in::{Sentinel, SentinelPolicy};
 use latchkey_domain::social::SocialConnectors;
@@ -524,8 +525,6 @@ fn social_service(state: &AppState, settings: &Settings, connectors: SocialConne
     })
 }
 
-/// The Account API's changing routes: the user use cases, and verification records with codes delivered by the
-/// configured connector, counted by the same sentinel as sign-in.
 /// A user's sessions and grants, for both APIs.
 fn user_session_service(state: &AppState) -> UserSessionService {
     UserSessionService::new(
@@ -536,6 +535,8 @@ fn user_session_service(state: &AppState) -> UserSessionService {
     )
 }
 
+/// The Account API's routes: the user use cases, verification records (codes delivered by the configured connector
+/// and counted by the same sentinel as sign-in, passkey and social ceremonies), sessions and the audit log.
 fn account_deps(
     state: &AppState,
     settings: &Settings,
@@ -566,8 +567,8 @@ fn account_deps(
 }
 
 /// Passkey registration: the configured endpoint is the WebAuthn relying party.
-fn passkey_service(state: &AppState) -> latchkey_domain::service::PasskeyService {
-    latchkey_domain::service::PasskeyService::new(latchkey_domain::service::PasskeyPorts {
+fn passkey_service(state: &AppState) -> PasskeyService {
+    PasskeyService::new(PasskeyPorts {
         accounts: account_service(state),
         records: Arc::new(state.store.verification_records()),
         ceremony: Arc::new(latchkey_account_api::passkeys::WebauthnCeremony::new(&state.endpoint)),
