@@ -22,6 +22,7 @@ mod m20261201_000009_create_sign_in_experience;
 mod m20261201_000020_create_roles;
 mod m20261202_000001_create_verification_records;
 mod m20261202_000002_verification_record_state;
+mod m20261203_000001_create_hooks;
 
 /// Every migration of Latchkey, oldest first.
 #[derive(Debug)]
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000020_create_roles::Migration),
             Box::new(m20261202_000001_create_verification_records::Migration),
             Box::new(m20261202_000002_verification_record_state::Migration),
+            Box::new(m20261203_000001_create_hooks::Migration),
         ]
     }
 }

@@ -20,10 +20,13 @@ use latchkey_auth::revocation::PortsRevocationCheck;
 use latchkey_auth::{KeyRing, KeyRingError, SessionTokens, TokenLifetimes, TokenVerifier};
 use latchkey_domain::UserRepository;
 use latchkey_domain::account_center::AccountCenterRepository;
+use latchkey_domain::hook::delivery::RetryPolicy;
+use latchkey_domain::hook::target::{AddressRange, TargetPolicy};
 use latchkey_domain::password::{BlockingPoolHasher, PasswordHasher};
 use latchkey_domain::secret_box::{self, SecretBox};
 use latchkey_domain::secrets::OpaqueSecret;
 use latchkey_domain::service::{AccountService, CodeSignInPorts, Ports, SignInPorts, SignInService, UserAdminService};
+use latchkey_domain::service::{HookPorts, HookService};
 use latchkey_domain::service::{
     PasskeyPorts, PasskeyService, SocialPorts, SocialService, UserSessionService, VerificationPorts,
     VerificationService,
@@ -33,6 +36,7 @@ use latchkey_domain::social::SocialConnectors;
 use latchkey_domain::verification_code::CodeDelivery;
 use latchkey_domain::verification_code::MessageConnector;
 use latchkey_domain::{Clock, RandomIds, SystemClock};
+use latchkey_management_api::HooksDeps;
 use latchkey_management_api::LogsDeps;
 use latchkey_management_api::RolesDeps;
 use latchkey_management_api::users::UsersDeps;
@@ -45,6 +49,8 @@ use url::Url;
 use crate::bootstrap::{self, BootstrapError, Credentials};
 use crate::connectors::{self, ConnectorSetupError};
 use crate::data_dir::{DataDir, DataDirError, SigningKeys};
+use crate::hooks::dispatcher::{Dispatcher, DispatcherSettings};
+use crate::hooks::sender::ReqwestWebhookSender;
 use crate::settings::{Settings, SettingsError};
 use crate::telemetry::{self, TelemetryError};
 use crate::{cors, fallback, openapi};
@@ -88,6 +94,8 @@ pub enum StartupError {
     Connector(#[from] ConnectorSetupError),
     #[error(transparent)]
     SocialConnector(#[from] crate::social::SocialSetupError),
+    #[error("cannot set up the webhook client: {0}")]
+    Webhooks(reqwest::Error),
     #[error("the token signing keys are unusable: {0}")]
     TokenKeys(#[from] KeyRingError),
     #[error("cannot listen on {address}: {source}")]
@@ -148,6 +156,11 @@ impl Application {
             clock: Arc::new(SystemClock),
         });
         spawn_tombstone_purge(state.store.clone());
+        let hook_service = hook_service(&state, settings)?;
+        if settings.hook_dispatch {
+            Dispatcher::new(hook_service.clone(), dispatcher_settings(settings)).spawn();
+        }
+        let hooks = web::Data::new(HooksDeps { service: hook_service });
         let store = state.store.clone();
         let data = web::Data::new(state);
         let cors_origins = settings.cors_allowed_origins.clone();
@@ -176,6 +189,7 @@ impl Application {
                 .app_data(user_sessions.clone())
                 .app_data(account_center_settings.clone())
                 .app_data(sign_in_experience.clone())
+                .app_data(hooks.clone())
                 .configure(routes)
                 .default_service(web::to(fallback::not_found))
         })
@@ -484,6 +498,35 @@ fn spawn_tombstone_purge(store: Store) {
             }
         }
     });
+}
+
+/// Webhooks: hooks and their outbox in the store, delivered over HTTP to the addresses the settings allow.
+fn hook_service(state: &AppState, settings: &Settings) -> Result<HookService, StartupError> {
+    let allowed_internal = settings.hook_allowed_internal_targets.iter().filter_map(|range| AddressRange::parse(range));
+    let policy = TargetPolicy { allowed_internal: allowed_internal.collect() };
+    let sender = ReqwestWebhookSender::new(policy, Duration::from_secs(settings.hook_request_timeout_secs))
+        .map_err(StartupError::Webhooks)?;
+    let ports = HookPorts {
+        hooks: Arc::new(state.store.hooks()),
+        outbox: Arc::new(state.store.hook_outbox()),
+        sender: Arc::new(sender),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(RandomIds),
+    };
+    let retry = RetryPolicy {
+        max_attempts: settings.hook_max_attempts,
+        base_delay_ms: i64::try_from(settings.hook_retry_base_ms).unwrap_or(i64::MAX),
+        max_delay_ms: i64::try_from(settings.hook_retry_max_secs.saturating_mul(1000)).unwrap_or(i64::MAX),
+    };
+    Ok(HookService::new(ports, retry))
+}
+
+fn dispatcher_settings(settings: &Settings) -> DispatcherSettings {
+    DispatcherSettings {
+        lease: Duration::from_secs(settings.hook_lease_secs),
+        poll_interval: Duration::from_millis(settings.hook_poll_interval_ms),
+        retention: Duration::from_secs(settings.hook_delivery_retention_days.saturating_mul(24 * 3600)),
+    }
 }
 
 /// The account use cases on the store.

@@ -13,6 +13,7 @@ pub mod connectors;
 pub mod cors;
 pub mod data_dir;
 pub mod fallback;
+pub mod hooks;
 pub mod openapi;
 pub mod operator;
 pub mod settings;

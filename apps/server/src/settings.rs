@@ -18,6 +18,9 @@ use thiserror::Error;
 use tracing_subscriber::EnvFilter;
 use url::Url;
 
+use latchkey_domain::hook::delivery::RetryPolicy;
+use latchkey_domain::hook::target::AddressRange;
+
 use crate::cors::ANY_ORIGIN;
 use crate::data_dir::DATABASE_FILE;
 
@@ -81,6 +84,27 @@ pub struct Settings {
     /// OpenID Connect provider. A TOML table `[social_connectors.<id>]`, or in the environment
     /// `LATCHKEY_SOCIAL_CONNECTORS__<ID>__<KEY>` (the id lower-cased).
     pub social_connectors: BTreeMap<String, SocialConnectorSettings>,
+    /// Whether this instance delivers webhooks. Every instance may (they never send a delivery twice while its
+    /// lease runs); turn it off to keep deliveries to some instances.
+    pub hook_dispatch: bool,
+    /// Internal address ranges (CIDR, e.g. `10.0.0.0/8`, `::1/128`) webhooks may be delivered to. Loopback,
+    /// private, link-local and other internal addresses are refused unless listed. A list in TOML,
+    /// comma-separated in the environment.
+    pub hook_allowed_internal_targets: Vec<String>,
+    /// How long one webhook request may take.
+    pub hook_request_timeout_secs: u64,
+    /// Attempts per delivery before it is marked failed.
+    pub hook_max_attempts: u32,
+    /// The wait after the first failed attempt; it doubles after each further one, up to `hook_retry_max_secs`.
+    pub hook_retry_base_ms: u64,
+    pub hook_retry_max_secs: u64,
+    /// How long a claimed delivery is reserved for its instance; another instance takes it over after that (when
+    /// the first one died mid-delivery). Must exceed `hook_request_timeout_secs`.
+    pub hook_lease_secs: u64,
+    /// How often an idle dispatcher looks for due deliveries.
+    pub hook_poll_interval_ms: u64,
+    /// How many days delivered and failed deliveries are kept for `recent-logs` and re-sending.
+    pub hook_delivery_retention_days: u64,
 }
 
 /// One social connector: an OpenID Connect provider found by discovery from its issuer.
@@ -191,8 +215,16 @@ const NUMERIC_KEYS: &[&str] = &[
     "smtp_port",
     "http_connector_timeout_secs",
     "deleted_user_retention_days",
-    // A boolean: figment parses `true`/`false` as it parses numbers.
+    "hook_request_timeout_secs",
+    "hook_max_attempts",
+    "hook_retry_base_ms",
+    "hook_retry_max_secs",
+    "hook_lease_secs",
+    "hook_poll_interval_ms",
+    "hook_delivery_retention_days",
+    // Booleans: figment parses `true`/`false` as it parses numbers.
     "impersonation_requires_reason",
+    "hook_dispatch",
 ];
 
 /// Keys whose environment values are taken verbatim: figment would read `0123` as the number 123 and `true` as a
@@ -220,7 +252,8 @@ const TEXT_KEYS: &[&str] = &[
 const SOCIAL_CONNECTORS_ENV_PREFIX: &str = "LATCHKEY_SOCIAL_CONNECTORS__";
 
 /// Keys whose environment values are comma-separated lists of strings.
-const LIST_KEYS: &[&str] = &["cors_allowed_origins", "account_api_cors_allowed_origins"];
+const LIST_KEYS: &[&str] =
+    &["cors_allowed_origins", "account_api_cors_allowed_origins", "hook_allowed_internal_targets"];
 
 impl Settings {
     /// Layers defaults, the TOML file at `config_file` (which must exist when given) and the environment, then
@@ -329,6 +362,20 @@ impl Settings {
                 return Err(("social_connectors", format!("issuer `{}` is not an http(s) URL", connector.issuer)));
             }
         }
+        if let Some(range) =
+            self.hook_allowed_internal_targets.iter().find(|range| AddressRange::parse(range).is_none())
+        {
+            return Err((
+                "hook_allowed_internal_targets",
+                format!("`{range}` is not an address range like `10.0.0.0/8`"),
+            ));
+        }
+        if self.hook_max_attempts == 0 {
+            return Err(("hook_max_attempts", "must be at least 1".to_owned()));
+        }
+        if self.hook_lease_secs <= self.hook_request_timeout_secs {
+            return Err(("hook_lease_secs", "must exceed hook_request_timeout_secs".to_owned()));
+        }
         match (&self.bootstrap_client_id, &self.bootstrap_client_secret) {
             (Some(_), None) => {
                 Err(("bootstrap_client_secret", "is required when bootstrap_client_id is set".to_owned()))
@@ -369,6 +416,15 @@ impl Default for Settings {
             deleted_user_retention_days: DEFAULT_DELETED_USER_RETENTION_DAYS,
             impersonation_requires_reason: true,
             social_connectors: BTreeMap::new(),
+            hook_dispatch: true,
+            hook_allowed_internal_targets: Vec::new(),
+            hook_request_timeout_secs: 10,
+            hook_max_attempts: RetryPolicy::default().max_attempts,
+            hook_retry_base_ms: 5_000,
+            hook_retry_max_secs: 3_600,
+            hook_lease_secs: 60,
+            hook_poll_interval_ms: 500,
+            hook_delivery_retention_days: 7,
         }
     }
 }
@@ -404,6 +460,15 @@ impl fmt::Debug for Settings {
             .field("deleted_user_retention_days", &self.deleted_user_retention_days)
             .field("impersonation_requires_reason", &self.impersonation_requires_reason)
             .field("social_connectors", &self.social_connectors)
+            .field("hook_dispatch", &self.hook_dispatch)
+            .field("hook_allowed_internal_targets", &self.hook_allowed_internal_targets)
+            .field("hook_request_timeout_secs", &self.hook_request_timeout_secs)
+            .field("hook_max_attempts", &self.hook_max_attempts)
+            .field("hook_retry_base_ms", &self.hook_retry_base_ms)
+            .field("hook_retry_max_secs", &self.hook_retry_max_secs)
+            .field("hook_lease_secs", &self.hook_lease_secs)
+            .field("hook_poll_interval_ms", &self.hook_poll_interval_ms)
+            .field("hook_delivery_retention_days", &self.hook_delivery_retention_days)
             .finish()
     }
 }

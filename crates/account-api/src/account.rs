@@ -152,11 +152,9 @@ pub(crate) async fn allow(
 
 /// The caller acts on their own account, through their client, from the TCP peer.
 fn audit_context(caller: &AccountCaller, request: &HttpRequest) -> AuditContext {
-    let ip = request.peer_addr().map(|address| address.ip().to_string());
-    let user_agent = request.headers().get(header::USER_AGENT).and_then(|value| value.to_str().ok());
     AuditContext::new(Actor::User { id: caller.user_id().as_str().to_owned() })
         .with_application(caller.client_id())
-        .with_origin(ip.as_deref(), user_agent)
+        .from_request(&crate::sign_in::request_origin(request))
 }
 
 /// The version named by `If-Match` (Latchkey's optimistic concurrency; absent or `*` accepts any).

@@ -19,6 +19,7 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use latchkey_auth::error_body::ErrorBody;
 use latchkey_auth::{IssuedTokens, NewSession, Principal, SessionTokens};
+use latchkey_domain::audit::RequestOrigin;
 use latchkey_domain::password::PlainPassword;
 use latchkey_domain::ports::RepoError;
 use latchkey_domain::service::{CodeSignIn, MfaAnswer, PasswordSignIn, SignInOutcome, SignInService, SignedIn};
@@ -202,10 +203,15 @@ pub async fn sign_in(
     let outcome = match (body.password, body.verification_id, body.code) {
         (Some(password), None, None) => {
             let password = PlainPassword::new(password);
-            api.service.sign_in_with_password(PasswordSignIn { client_id, identifier, password, scopes }).await?
+            let origin = request_origin(&request);
+            api.service
+                .sign_in_with_password(PasswordSignIn { client_id, identifier, password, scopes, origin })
+                .await?
         }
         (None, Some(verification_id), Some(code)) if identifier.kind() != IdentifierKind::Username => {
-            api.service.sign_in_with_code(CodeSignIn { client_id, identifier, verification_id, code, scopes }).await?
+            let origin = request_origin(&request);
+            let code_sign_in = CodeSignIn { client_id, identifier, verification_id, code, scopes, origin };
+            api.service.sign_in_with_code(code_sign_in).await?
         }
         _ => {
             return Err(ApiError::InvalidSignInRequest(
@@ -216,6 +222,14 @@ pub async fn sign_in(
     match outcome {
         SignInOutcome::SignedIn(signed_in) => issue_tokens(&api, &request, *signed_in).await,
         SignInOutcome::MfaRequired(challenge) => Err(ApiError::MfaRequired(challenge)),
+    }
+}
+
+/// The TCP peer and `User-Agent` of a request, for its audit entries and webhook events.
+pub(crate) fn request_origin(request: &HttpRequest) -> RequestOrigin {
+    RequestOrigin {
+        ip: request.peer_addr().map(|address| address.ip().to_string()),
+        user_agent: request.headers().get(header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned),
     }
 }
 
@@ -252,7 +266,7 @@ pub async fn verify_mfa(
         MfaKindBody::BackupCode => MfaAnswer::BackupCode(code()?),
         MfaKindBody::WebAuthn => MfaAnswer::WebAuthn,
     };
-    let signed_in = api.service.verify_mfa(&body.mfa_token, &answer).await?;
+    let signed_in = api.service.verify_mfa(&body.mfa_token, &answer, &request_origin(&request)).await?;
     issue_tokens(&api, &request, signed_in).await
 }
 

@@ -31,6 +31,9 @@ pub mod keys {
     pub const USER_IMPERSONATION_STARTED: &str = "User.Impersonation.Started";
     pub const USER_SESSIONS_REVOKED: &str = "User.Sessions.Revoked";
     pub const USER_PERSONAL_ACCESS_TOKENS_UPDATED: &str = "User.PersonalAccessTokens.Updated";
+    pub const ROLE_CREATED: &str = "Role.Created";
+    pub const ROLE_DATA_UPDATED: &str = "Role.Data.Updated";
+    pub const ROLE_DELETED: &str = "Role.Deleted";
 }
 
 /// Who made a change.
@@ -45,6 +48,13 @@ pub enum Actor {
     Operator { name: String },
     /// Latchkey itself (e.g. a sign-in's bookkeeping).
     System,
+}
+
+/// Where a request came from: the client's address and `User-Agent`, as the HTTP layer saw them.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RequestOrigin {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// Who acted, through which client and from where: the part of an entry a request gives.
@@ -88,6 +98,11 @@ impl AuditContext {
     }
 
     #[must_use]
+    pub fn from_request(self, origin: &RequestOrigin) -> Self {
+        self.with_origin(origin.ip.as_deref(), origin.user_agent.as_deref())
+    }
+
+    #[must_use]
     pub fn with_impersonator(mut self, impersonator: Option<&str>) -> Self {
         self.impersonator = impersonator.map(str::to_owned);
         self
@@ -125,6 +140,19 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
+    /// A successful event about something other than a user (a role, say).
+    pub fn of(id: String, key: &str, context: &AuditContext, details: Map<String, Value>, now: Timestamp) -> Self {
+        Self {
+            id,
+            key: key.to_owned(),
+            user_id: None,
+            context: context.clone(),
+            result: AuditResult::Success,
+            details,
+            created_at: now,
+        }
+    }
+
     /// A successful event about `user_id`.
     pub fn about(
         id: String,

@@ -13,6 +13,7 @@ pub mod application;
 pub mod audit;
 pub mod clock;
 pub mod credentials_ports;
+pub mod hook;
 pub mod identifiers;
 pub mod ids;
 pub mod mfa;

@@ -54,6 +54,37 @@ pub struct Role {
     pub created_at: Timestamp,
 }
 
+/// Logto's tenant id in OSS deployments, which its role shape carries.
+const TENANT_ID: &str = "default";
+
+/// A role in Logto's wire shape: the Management API's answer and the `data` of role events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct RoleView {
+    pub tenant_id: &'static str,
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// `User` or `MachineToMachine`.
+    #[serde(rename = "type")]
+    pub role_type: &'static str,
+    pub is_default: bool,
+}
+
+impl RoleView {
+    pub fn new(role: &Role) -> Self {
+        Self {
+            tenant_id: TENANT_ID,
+            id: role.id.clone(),
+            name: role.name.clone(),
+            description: role.description.clone(),
+            role_type: role.role_type.wire_name(),
+            is_default: role.is_default,
+        }
+    }
+}
+
 /// Why a role's fields are not acceptable.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
 pub enum InvalidRole {
@@ -106,18 +137,19 @@ pub struct RoleFilter {
     pub role_type: Option<RoleType>,
 }
 
-/// Stored roles and users' roles. Every write to a user's roles is one transaction that also stores its audit
-/// entry (key `User.Roles.Updated`).
+/// Stored roles and users' roles. Every write is one transaction that also stores its audit entry (`Role.Created`,
+/// `Role.Data.Updated`, `Role.Deleted`; `User.Roles.Updated` for a user's roles), and the webhook deliveries the
+/// entry calls for.
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait RoleRepository: Send + Sync {
     /// Fails with `Conflict(Name)` when the name is taken, `Conflict(Id)` when the id is.
-    async fn insert(&self, role: &Role) -> Result<(), RepoError>;
+    async fn insert(&self, role: &Role, entry: &AuditEntry) -> Result<(), RepoError>;
     async fn find(&self, id: &str) -> Result<Option<Role>, RepoError>;
     /// Writes name, description and `is_default` of `role`. `NotFound` or `Conflict(Name)`.
-    async fn update(&self, role: &Role) -> Result<(), RepoError>;
+    async fn update(&self, role: &Role, entry: &AuditEntry) -> Result<(), RepoError>;
     /// Deletes the role and every assignment of it. `NotFound` when there is no such role.
-    async fn delete(&self, id: &str) -> Result<(), RepoError>;
+    async fn delete(&self, id: &str, entry: &AuditEntry) -> Result<(), RepoError>;
     /// Newest first (ties by id), with the total count.
     async fn list(&self, filter: &RoleFilter, pagination: Pagination) -> Result<Page<Role>, RepoError>;
     /// The user's roles, newest first, with the total count.

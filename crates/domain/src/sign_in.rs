@@ -8,7 +8,10 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+use crate::audit::AuditContext;
 use crate::clock::Timestamp;
+use crate::hook::HookEvent;
+use crate::hook::payload::{EventData, HookEventOccurrence};
 use crate::identifiers::{Email, IdentifierError, Phone, Username};
 use crate::ids::UserId;
 use crate::mfa::MfaFactorType;
@@ -91,6 +94,25 @@ impl Default for SentinelPolicy {
     }
 }
 
+impl IdentifierKind {
+    /// The name on the wire (`identifier.type`, and the `type` of an `Identifier.Lockout` event).
+    pub const fn wire_name(self) -> &'static str {
+        match self {
+            Self::Username => "username",
+            Self::Email => "email",
+            Self::Phone => "phone",
+        }
+    }
+}
+
+/// Who is locked out when a failure starts a block, for the `Identifier.Lockout` webhook: the identifier (in clear,
+/// as Logto sends it) and the request that failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockoutSubject {
+    pub identifier: SignInIdentifier,
+    pub context: AuditContext,
+}
+
 /// One failed check recorded by the sentinel. `blocked_until` is set on the failure that reached the limit (and
 /// on failures reported while blocked, as Logto records them); such rows start or extend nothing by themselves
 /// but answer "blocked" until that time.
@@ -99,6 +121,9 @@ pub struct SentinelFailure {
     pub target: SecretHash,
     pub created_at: Timestamp,
     pub blocked_until: Option<Timestamp>,
+    /// The `Identifier.Lockout` event, when this failure starts a block on a known identifier; stored with the
+    /// failure in one transaction, so that the event is sent exactly when the block exists.
+    pub lockout_event: Option<HookEventOccurrence>,
 }
 
 /// The sentinel's failure log, shared by every instance through the database.
@@ -139,12 +164,28 @@ impl Sentinel {
     }
 
     /// Records a failed check on `target` at `now`; answers the end of the block when this failure reached the
-    /// limit (Logto answers that very attempt with the block).
-    pub async fn report_failure(&self, target: &SecretHash, now: Timestamp) -> Result<Option<Timestamp>, RepoError> {
+    /// limit (Logto answers that very attempt with the block). A block on a `subject` is an `Identifier.Lockout`
+    /// event.
+    pub async fn report_failure(
+        &self,
+        target: &SecretHash,
+        subject: Option<LockoutSubject>,
+        now: Timestamp,
+    ) -> Result<Option<Timestamp>, RepoError> {
         let since = now.plus_secs(-self.policy.window_secs);
         let earlier = self.repository.count_failures_since(target, since).await?;
         let blocked_until = (earlier + 1 >= self.policy.max_failures).then(|| now.plus_secs(self.policy.lockout_secs));
-        let failure = SentinelFailure { target: target.clone(), created_at: now, blocked_until };
+        let lockout_event = blocked_until.and(subject).map(|subject| HookEventOccurrence {
+            event: HookEvent::IDENTIFIER_LOCKOUT,
+            context: subject.context,
+            user_id: None,
+            data: EventData::Lockout {
+                identifier_type: subject.identifier.kind().wire_name(),
+                value: subject.identifier.lookup_value().to_owned(),
+            },
+            created_at: now,
+        });
+        let failure = SentinelFailure { target: target.clone(), created_at: now, blocked_until, lockout_event };
         self.repository.record_failure(&failure).await?;
         // Failures older than both the window and the lockout decide nothing any more.
         let horizon = now.plus_secs(-self.policy.window_secs.max(self.policy.lockout_secs));
@@ -272,6 +313,35 @@ mod tests {
         let email = SignInIdentifier::parse(IdentifierKind::Email, "ada@example.com").unwrap();
         assert_ne!(username.sentinel_target(), email.sentinel_target());
         assert!(!username.sentinel_target().as_str().contains("ada"), "the target is a digest");
+    }
+
+    #[tokio::test]
+    async fn the_failure_that_starts_a_block_carries_the_lockout_event_and_no_other_does() {
+        let recorded = Arc::new(std::sync::Mutex::new(Vec::<SentinelFailure>::new()));
+        let mut repository = MockSentinelRepository::new();
+        let counted = Arc::clone(&recorded);
+        repository.expect_count_failures_since().returning(move |_, _| Ok(counted.lock().unwrap().len() as u64));
+        let stored = Arc::clone(&recorded);
+        repository.expect_record_failure().returning(move |failure| {
+            stored.lock().unwrap().push(failure.clone());
+            Ok(())
+        });
+        repository.expect_forget_before().returning(|_| Ok(0));
+        let sentinel =
+            Sentinel::new(Arc::new(repository), SentinelPolicy { max_failures: 2, window_secs: 60, lockout_secs: 60 });
+        let identifier = SignInIdentifier::parse(IdentifierKind::Email, "Ada@Example.com").unwrap();
+        let subject = || Some(LockoutSubject { identifier: identifier.clone(), context: AuditContext::system() });
+        let now = Timestamp::from_secs(1_000);
+
+        assert_eq!(sentinel.report_failure(&identifier.sentinel_target(), subject(), now).await.unwrap(), None);
+        let blocked = sentinel.report_failure(&identifier.sentinel_target(), subject(), now).await.unwrap();
+        assert_eq!(blocked, Some(now.plus_secs(60)));
+
+        let failures = recorded.lock().unwrap();
+        assert_eq!(failures[0].lockout_event, None);
+        let event = failures[1].lockout_event.as_ref().expect("the blocking failure names the identifier");
+        assert_eq!(event.event, HookEvent::IDENTIFIER_LOCKOUT);
+        assert_eq!(event.data, EventData::Lockout { identifier_type: "email", value: "Ada@Example.com".to_owned() });
     }
 
     #[test]

@@ -5,8 +5,9 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use latchkey_auth::AuthError;
 use latchkey_auth::error_body::error_response;
+use latchkey_domain::hook::InvalidHook;
 use latchkey_domain::ports::{Conflict, RepoError};
-use latchkey_domain::service::{AccountError, SocialError};
+use latchkey_domain::service::{AccountError, HookError, SocialError};
 use latchkey_domain::sign_in_experience::SignInExperienceError;
 use serde_json::{Value, json};
 
@@ -78,6 +79,20 @@ pub enum ApiError {
     /// A suspended user cannot be impersonated (Logto issues the subject token; its exchange would fail anyway).
     #[error("the user is suspended")]
     UserSuspended,
+    #[error("no hook has this id")]
+    HookNotFound,
+    /// The hook exists but has no delivery of this id.
+    #[error("the hook has no delivery of this id")]
+    HookDeliveryNotFound,
+    /// A hook needs `events` or the deprecated `event`.
+    #[error("a hook needs at least one event")]
+    MissingHookEvents,
+    /// A test payload was answered with a non-2xx status; the answer is sent back to the administrator.
+    #[error("the hook's endpoint answered {status}")]
+    HookEndpointResponded { status: u16, body: String },
+    /// A test payload got no answer; the reason is the message, as in Logto.
+    #[error("the test payload could not be sent: {0}")]
+    HookTestNotSent(String),
     #[error(transparent)]
     Repository(#[from] RepoError),
     #[error("the Management API is not configured on this server")]
@@ -152,6 +167,23 @@ impl ApiError {
             Self::InternalRole => {
                 (StatusCode::FORBIDDEN, "role.internal_role_violation", "Built-in roles cannot be changed or deleted.")
             }
+            Self::HookNotFound => {
+                (StatusCode::NOT_FOUND, "entity.not_exists_with_id", "The hook with this ID does not exist.")
+            }
+            Self::HookDeliveryNotFound => {
+                (StatusCode::NOT_FOUND, "entity.not_exists_with_id", "The log with this ID does not exist.")
+            }
+            Self::MissingHookEvents => {
+                (StatusCode::BAD_REQUEST, "hook.missing_events", "You must provide at least one event.")
+            }
+            Self::HookEndpointResponded { .. } => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "hook.endpoint_responded_with_error",
+                "The endpoint responded with an error.",
+            ),
+            Self::HookTestNotSent(_) => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "hook.send_test_payload_failed", "Failed to send the test payload.")
+            }
             Self::PersonalAccessTokenNameInUse => (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "user.personal_access_token_name_exists",
@@ -207,6 +239,9 @@ impl ApiError {
             })),
             Self::Account(AccountError::PasswordRejected(issues)) => Some(json!({ "result": false, "issues": issues })),
             Self::InvalidSignInExperience(error) => Some(json!({ "details": error.to_string() })),
+            Self::HookEndpointResponded { status, body } => {
+                Some(json!({ "responseStatus": status, "responseBody": body }))
+            }
             _ => None,
         }
     }
@@ -249,12 +284,35 @@ impl ResponseError for ApiError {
         if let Self::Unauthenticated(error) = self {
             return error.error_response();
         }
+        let message = match self {
+            Self::HookTestNotSent(reason) => reason.as_str(),
+            _ => message,
+        };
         error_response(status, code, message, self.data())
+    }
+}
+
+/// A missing hook is Logto's `entity.not_exists_with_id`; an invalid one its `guard.invalid_input`, but for the
+/// missing events, which Logto names.
+impl From<HookError> for ApiError {
+    fn from(error: HookError) -> Self {
+        match error {
+            HookError::NotFound => Self::HookNotFound,
+            HookError::Invalid(InvalidHook::MissingEvents) => Self::MissingHookEvents,
+            HookError::Invalid(invalid) => Self::InvalidBody(invalid.to_string()),
+            HookError::EndpointResponded(response) => {
+                Self::HookEndpointResponded { status: response.status, body: response.body }
+            }
+            HookError::SendFailed(error) => Self::HookTestNotSent(error.to_string()),
+            HookError::Repo(error) => Self::Repository(error),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use latchkey_domain::service::{SendError, WebhookResponse};
+
     use super::*;
 
     #[test]
@@ -292,6 +350,15 @@ mod tests {
             (ApiError::NotMachineToMachine, 422, "application.invalid_type"),
             (ApiError::InvalidThirdPartyType, 400, "application.invalid_third_party_application_type"),
             (ApiError::SecretNameInUse, 422, "entity.unique_integrity_violation"),
+            (ApiError::HookNotFound, 404, "entity.not_exists_with_id"),
+            (ApiError::HookDeliveryNotFound, 404, "entity.not_exists_with_id"),
+            (ApiError::MissingHookEvents, 400, "hook.missing_events"),
+            (
+                ApiError::HookEndpointResponded { status: 500, body: String::new() },
+                422,
+                "hook.endpoint_responded_with_error",
+            ),
+            (ApiError::HookTestNotSent("timeout".to_owned()), 422, "hook.send_test_payload_failed"),
             (ApiError::PersonalAccessTokenNameInUse, 422, "user.personal_access_token_name_exists"),
             (ApiError::SessionNotFound, 404, "oidc.session_not_found"),
             (ApiError::UserSuspended, 403, "user.suspended"),
@@ -304,6 +371,33 @@ mod tests {
             assert_eq!((error.status_code().as_u16(), error.code()), (status, code), "{error:?}");
             assert_eq!(error.error_response().status().as_u16(), status, "{error:?}");
         }
+    }
+
+    async fn body_of(error: ApiError) -> Value {
+        let body = actix_web::body::to_bytes(error.error_response().into_body()).await.unwrap();
+        serde_json::from_slice(&body).unwrap()
+    }
+
+    #[actix_web::test]
+    async fn a_failed_hook_test_tells_the_administrator_what_the_endpoint_did() {
+        let responded =
+            ApiError::from(HookError::EndpointResponded(WebhookResponse { status: 401, body: "no".into() }));
+        let body = body_of(responded).await;
+        assert_eq!(body["code"], "hook.endpoint_responded_with_error");
+        assert_eq!(body["data"], json!({ "responseStatus": 401, "responseBody": "no" }));
+        let unsent = ApiError::from(HookError::SendFailed(SendError::Transport("connection refused".into())));
+        let body = body_of(unsent).await;
+        assert_eq!(body["code"], "hook.send_test_payload_failed");
+        assert_eq!(body["message"], "connection refused");
+    }
+
+    #[test]
+    fn hook_errors_map_to_logtos_codes() {
+        let code = |error: HookError| ApiError::from(error).code();
+        assert_eq!(code(HookError::NotFound), "entity.not_exists_with_id");
+        assert_eq!(code(HookError::Invalid(InvalidHook::MissingEvents)), "hook.missing_events");
+        assert_eq!(code(HookError::Invalid(InvalidHook::Url)), "guard.invalid_input");
+        assert_eq!(code(HookError::Repo(RepoError::Unavailable("down".into()))), "service_unavailable");
     }
 
     #[actix_web::test]

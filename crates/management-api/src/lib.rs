@@ -1,6 +1,7 @@
 //! # latchkey-management-api
 //!
-//! The Management API (`/api/users…`, `/api/account-center`, `/api/subject-tokens`, roles, `/api/applications`):
+//! The Management API (`/api/users…`, `/api/account-center`, `/api/subject-tokens`, roles, `/api/applications`,
+//! `/api/hooks`):
 //! admin-only operations on the whole user lifecycle and on the applications that reach it. Every handler asks
 //! [`policy`] first (through [`guard::ManagementCaller`]); the policy is a pure function over plain data.
 //!
@@ -11,6 +12,7 @@ pub mod account_center;
 pub mod applications;
 pub mod error;
 pub mod guard;
+pub mod hooks;
 pub mod logs;
 pub mod openapi;
 pub mod pagination;
@@ -28,6 +30,7 @@ pub use account_center::AccountCenterDeps;
 pub use applications::{ApplicationsDeps, MANAGEMENT_API_ROLE_ID};
 pub use error::ApiError;
 pub use guard::{ManagementCaller, ManagementConfig};
+pub use hooks::HooksDeps;
 pub use logs::LogsDeps;
 pub use openapi::openapi;
 pub use personal_access_tokens::PersonalAccessTokensDeps;
@@ -62,6 +65,8 @@ pub fn configure(config: &mut ServiceConfig) {
     );
     // `web::Data<RolesDeps>`.
     config.service(web::scope("/api/roles").app_data(json_config()).configure(roles::routes));
+    // `web::Data<HooksDeps>`.
+    config.service(web::scope("/api/hooks").app_data(json_config()).configure(hooks::routes));
     // `web::Data<AccountCenterDeps>`; `GET /api/.well-known/account-center` answers without a token.
     account_center::routes(config);
     // `web::Data<SignInExperienceDeps>`.

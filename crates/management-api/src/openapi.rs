@@ -4,8 +4,8 @@ use latchkey_auth::openapi::SecuritySchemes;
 use utoipa::{OpenApi, ToSchema};
 
 use crate::{
-    account_center, applications, logs, personal_access_tokens, roles, sessions, sign_in_experience, subject_tokens,
-    users,
+    account_center, applications, hooks, logs, personal_access_tokens, roles, sessions, sign_in_experience,
+    subject_tokens, users,
 };
 
 /// The Management API's OpenAPI document.
@@ -78,6 +78,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         roles::assign_user_roles,
         roles::replace_user_roles,
         roles::remove_user_role,
+        hooks::list,
+        hooks::create,
+        hooks::get,
+        hooks::update,
+        hooks::delete,
+        hooks::regenerate_signing_key,
+        hooks::test,
+        hooks::recent_logs,
+        hooks::resend,
     ),
     tags((name = "Users", description = "Management API: users, wire-compatible with Logto's user routes. \
         Every change is written to the audit log in the change's own transaction. Extensions: `ETag`/`If-Match` on \
@@ -97,6 +106,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         (name = "Roles", description = "Management API: Logto's roles (`User` and `MachineToMachine`) and users' \
         roles. The built-in `management-api-access` role of applications is listed as a `MachineToMachine` role and \
         cannot be changed, deleted or given to users."),
+        (name = "Hooks", description = "Management API: Logto's webhooks. Each event is written to an outbox in \
+        the transaction of the change that caused it and delivered at least once, signed \
+        (`logto-signature-sha-256`) and named (`latchkey-delivery-id`), with retries. Extension: re-sending a \
+        delivery (`POST /api/hooks/{id}/recent-logs/{logId}/resend`)."),
         (name = "Subject tokens", description = "Management API: Logto's impersonation tokens (`sub_…`, single use, \
         600 s), exchanged at `POST /oidc/token`; each impersonation is written to the audit log with its reason."),
     ),

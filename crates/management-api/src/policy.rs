@@ -26,6 +26,10 @@ pub enum ManagementAction {
     ReadRoles,
     /// Creating, changing and deleting roles, and giving users roles or taking them away.
     WriteRoles,
+    /// Listing hooks, their execution stats and recent deliveries.
+    ReadHooks,
+    /// Creating, changing, testing and deleting hooks, rotating their signing keys and re-sending deliveries.
+    WriteHooks,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -65,7 +69,7 @@ pub fn decide(caller: &Caller, action: ManagementAction) -> Result<Authorized, D
 mod tests {
     use super::*;
 
-    const ALL_ACTIONS: [ManagementAction; 8] = [
+    const ALL_ACTIONS: [ManagementAction; 10] = [
         ManagementAction::ReadUsers,
         ManagementAction::WriteUsers,
         ManagementAction::ManageAccountCenter,
@@ -74,6 +78,8 @@ mod tests {
         ManagementAction::WriteApplications,
         ManagementAction::ReadRoles,
         ManagementAction::WriteRoles,
+        ManagementAction::ReadHooks,
+        ManagementAction::WriteHooks,
     ];
 
     fn caller(management_audience: bool, scopes: &[&str]) -> Caller {

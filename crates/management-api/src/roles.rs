@@ -15,12 +15,13 @@ use latchkey_auth::error_body::ErrorBody;
 use latchkey_domain::audit::{AuditEntry, details, keys};
 use latchkey_domain::ports::{Conflict, Page, Pagination, RepoError, UserRepository};
 use latchkey_domain::role::{Role, RoleFilter, RoleRepository, RoleType};
+// A role in Logto's wire shape: the domain's view, which role events carry too.
+use latchkey_domain::role::RoleView as RoleBody;
 use latchkey_domain::{Clock, IdGenerator, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
 
-use crate::TENANT_ID;
 use crate::error::ApiError;
 use crate::guard::{ManagementCaller, ManagementConfig};
 use crate::pagination::{paged_response, requested_page};
@@ -141,7 +142,12 @@ struct CreateRole {
     ),
     security(("bearer" = [])),
 )]
-async fn create(caller: ManagementCaller, deps: Deps, body: Json<CreateRole>) -> actix_web::Result<HttpResponse> {
+async fn create(
+    caller: ManagementCaller,
+    request: HttpRequest,
+    deps: Deps,
+    body: Json<CreateRole>,
+) -> actix_web::Result<HttpResponse> {
     let authorized = caller.authorize(ManagementAction::WriteRoles)?;
     let body = body?.into_inner();
     if !body.scope_ids.is_empty() {
@@ -156,7 +162,8 @@ async fn create(caller: ManagementCaller, deps: Deps, body: Json<CreateRole>) ->
         created_at: deps.clock.now(),
     };
     check(&role)?;
-    insert(&authorized, &deps, &role).await?;
+    let entry = role_entry(&deps, &caller, &request, keys::ROLE_CREATED, &role);
+    insert(&authorized, &deps, &role, &entry).await?;
     Ok(HttpResponse::Ok().json(RoleBody::new(&role)))
 }
 
@@ -215,6 +222,7 @@ struct UpdateRole {
 )]
 async fn update(
     caller: ManagementCaller,
+    request: HttpRequest,
     deps: Deps,
     id: web::Path<String>,
     body: Json<UpdateRole>,
@@ -232,7 +240,8 @@ async fn update(
     if role.name == Role::management_api().name {
         return Err(ApiError::RoleNameInUse.into());
     }
-    deps.roles.update(&role).await.map_err(role_error)?;
+    let entry = role_entry(&deps, &caller, &request, keys::ROLE_DATA_UPDATED, &role);
+    deps.roles.update(&role, &entry).await.map_err(role_error)?;
     Ok(HttpResponse::Ok().json(RoleBody::new(&role)))
 }
 
@@ -254,12 +263,19 @@ async fn update(
     ),
     security(("bearer" = [])),
 )]
-async fn delete(caller: ManagementCaller, deps: Deps, id: web::Path<String>) -> actix_web::Result<HttpResponse> {
+async fn delete(
+    caller: ManagementCaller,
+    request: HttpRequest,
+    deps: Deps,
+    id: web::Path<String>,
+) -> actix_web::Result<HttpResponse> {
     let _authorized = caller.authorize(ManagementAction::WriteRoles)?;
     if Role::is_built_in(&id) {
         return Err(ApiError::InternalRole.into());
     }
-    deps.roles.delete(&id).await.map_err(role_error)?;
+    let role = find(&deps, &id).await?;
+    let entry = role_entry(&deps, &caller, &request, keys::ROLE_DELETED, &role);
+    deps.roles.delete(&id, &entry).await.map_err(role_error)?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -442,33 +458,6 @@ async fn remove_user_role(
     Ok(HttpResponse::NoContent().finish())
 }
 
-/// A role in Logto's wire shape.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-struct RoleBody<'a> {
-    tenant_id: &'static str,
-    id: &'a str,
-    name: &'a str,
-    description: &'a str,
-    /// `User` or `MachineToMachine`.
-    #[serde(rename = "type")]
-    role_type: &'static str,
-    is_default: bool,
-}
-
-impl<'a> RoleBody<'a> {
-    fn new(role: &'a Role) -> Self {
-        Self {
-            tenant_id: TENANT_ID,
-            id: &role.id,
-            name: &role.name,
-            description: &role.description,
-            role_type: role.role_type.wire_name(),
-            is_default: role.is_default,
-        }
-    }
-}
-
 /// `search` (or Logto's `search.name`) and `type` of the request's query.
 fn requested_filter(request: &HttpRequest) -> Result<RoleFilter, ApiError> {
     let pairs = web::Query::<Vec<(String, String)>>::from_query(request.query_string())
@@ -563,11 +552,11 @@ async fn find(deps: &RolesDeps, id: &str) -> Result<Role, ApiError> {
     deps.roles.find(id).await?.ok_or(ApiError::RoleNotFound)
 }
 
-async fn insert(_: &Authorized, deps: &RolesDeps, role: &Role) -> Result<(), ApiError> {
+async fn insert(_: &Authorized, deps: &RolesDeps, role: &Role, entry: &AuditEntry) -> Result<(), ApiError> {
     if role.name == Role::management_api().name {
         return Err(ApiError::RoleNameInUse);
     }
-    deps.roles.insert(role).await.map_err(role_error)
+    deps.roles.insert(role, entry).await.map_err(role_error)
 }
 
 /// The user of `id`, which must exist (Logto's 404 `entity.not_found` otherwise).
@@ -595,6 +584,18 @@ async fn check_user_roles(deps: &RolesDeps, role_ids: &[String]) -> Result<(), A
         }
     }
     Ok(())
+}
+
+/// The audit entry of a change to the role itself (`Role.Created`, `Role.Data.Updated`, `Role.Deleted`).
+fn role_entry(
+    deps: &RolesDeps,
+    caller: &ManagementCaller,
+    request: &HttpRequest,
+    key: &str,
+    role: &Role,
+) -> AuditEntry {
+    let details = details([("roleId", json!(role.id)), ("name", json!(role.name))]);
+    AuditEntry::of(deps.ids.entity_id(), key, &audit_context(caller, request), details, deps.clock.now())
 }
 
 fn entry(

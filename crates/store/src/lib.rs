@@ -24,6 +24,7 @@ mod convert;
 mod credential_entity;
 mod db_errors;
 mod entity;
+mod hooks;
 mod personal_access_tokens;
 mod roles;
 mod search;
@@ -46,6 +47,7 @@ use thiserror::Error;
 pub use account_center::SeaAccountCenterRepository;
 pub use applications::SeaApplicationRepository;
 pub use audit_log::SeaAuditLogRepository;
+pub use hooks::{SeaDeliveryOutbox, SeaHookRepository};
 pub use personal_access_tokens::SeaPersonalAccessTokenRepository;
 pub use roles::SeaRoleRepository;
 pub use sessions::SeaSessionRepository;
@@ -199,6 +201,15 @@ impl Store {
     /// The domain's `VerificationRecordRepository` (the Account API's verification records) on this pool.
     pub fn verification_records(&self) -> SeaVerificationRecordRepository {
         SeaVerificationRecordRepository::new(self.connection.clone())
+    }
+
+    pub fn hooks(&self) -> SeaHookRepository {
+        SeaHookRepository::new(self.connection.clone())
+    }
+
+    /// The webhook deliveries; they are added by the user writes that cause them, in the same transaction.
+    pub fn hook_outbox(&self) -> SeaDeliveryOutbox {
+        SeaDeliveryOutbox::new(self.connection.clone())
     }
 }
 

@@ -17,6 +17,7 @@ use sea_orm::{
 
 use crate::audit_log::append_in;
 use crate::db_errors::{corrupt, unavailable, write_transaction};
+use crate::hooks::enqueue_role_event;
 
 pub(crate) mod role_rows {
     use sea_orm::entity::prelude::*;
@@ -92,7 +93,7 @@ impl SeaRoleRepository {
 
 #[async_trait]
 impl RoleRepository for SeaRoleRepository {
-    async fn insert(&self, role: &Role) -> Result<(), RepoError> {
+    async fn insert(&self, role: &Role, entry: &AuditEntry) -> Result<(), RepoError> {
         let row = role_rows::ActiveModel {
             id: Set(role.id.clone()),
             name: Set(role.name.clone()),
@@ -101,36 +102,44 @@ impl RoleRepository for SeaRoleRepository {
             is_default: Set(role.is_default),
             created_at: Set(role.created_at.as_millis()),
         };
-        role_rows::Entity::insert(row).exec_without_returning(&self.db).await.map_err(role_write_error)?;
-        Ok(())
+        let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
+        role_rows::Entity::insert(row).exec_without_returning(&transaction).await.map_err(role_write_error)?;
+        append_in(&transaction, entry).await?;
+        enqueue_role_event(&transaction, entry, role).await?;
+        transaction.commit().await.map_err(unavailable)
     }
 
     async fn find(&self, id: &str) -> Result<Option<Role>, RepoError> {
         role_rows::Entity::find_by_id(id).one(&self.db).await.map_err(unavailable)?.map(from_row).transpose()
     }
 
-    async fn update(&self, role: &Role) -> Result<(), RepoError> {
+    async fn update(&self, role: &Role, entry: &AuditEntry) -> Result<(), RepoError> {
+        let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
         let updated = role_rows::Entity::update_many()
             .col_expr(role_rows::Column::Name, Expr::value(role.name.clone()))
             .col_expr(role_rows::Column::Description, Expr::value(role.description.clone()))
             .col_expr(role_rows::Column::IsDefault, Expr::value(role.is_default))
             .filter(role_rows::Column::Id.eq(role.id.as_str()))
-            .exec(&self.db)
+            .exec(&transaction)
             .await
             .map_err(role_write_error)?;
         if updated.rows_affected == 0 {
             return Err(RepoError::NotFound);
         }
-        Ok(())
+        append_in(&transaction, entry).await?;
+        enqueue_role_event(&transaction, entry, role).await?;
+        transaction.commit().await.map_err(unavailable)
     }
 
-    async fn delete(&self, id: &str) -> Result<(), RepoError> {
+    async fn delete(&self, id: &str, entry: &AuditEntry) -> Result<(), RepoError> {
+        let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
+        let row = role_rows::Entity::find_by_id(id).one(&transaction).await.map_err(unavailable)?;
+        let role = row.map(from_row).transpose()?.ok_or(RepoError::NotFound)?;
         // Assignments go with the role (`ON DELETE CASCADE`).
-        let deleted = role_rows::Entity::delete_by_id(id).exec(&self.db).await.map_err(unavailable)?;
-        if deleted.rows_affected == 0 {
-            return Err(RepoError::NotFound);
-        }
-        Ok(())
+        role_rows::Entity::delete_by_id(id).exec(&transaction).await.map_err(unavailable)?;
+        append_in(&transaction, entry).await?;
+        enqueue_role_event(&transaction, entry, &role).await?;
+        transaction.commit().await.map_err(unavailable)
     }
 
     async fn list(&self, filter: &RoleFilter, pagination: Pagination) -> Result<Page<Role>, RepoError> {

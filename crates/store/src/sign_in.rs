@@ -10,9 +10,12 @@ use latchkey_domain::sign_in::{PendingMfa, PendingMfaRepository, SentinelFailure
 use latchkey_domain::{Timestamp, UserId};
 use sea_orm::ActiveValue::{NotSet, Set};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, TransactionTrait,
+};
 
-use crate::db_errors::{corrupt, unavailable, write_error};
+use crate::db_errors::{corrupt, unavailable, write_error, write_transaction};
+use crate::hooks::enqueue_occurrence;
 
 /// Failed checks in `sentinel_failures`. Cheap to clone.
 #[derive(Debug, Clone)]
@@ -58,8 +61,12 @@ impl SentinelRepository for SeaSentinelRepository {
             created_at: Set(failure.created_at.as_millis()),
             blocked_until: Set(failure.blocked_until.map(Timestamp::as_millis)),
         };
-        sentinel_failures::Entity::insert(row).exec_without_returning(&self.db).await.map_err(write_error)?;
-        Ok(())
+        let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
+        sentinel_failures::Entity::insert(row).exec_without_returning(&transaction).await.map_err(write_error)?;
+        if let Some(event) = &failure.lockout_event {
+            enqueue_occurrence(&transaction, event).await?;
+        }
+        transaction.commit().await.map_err(unavailable)
     }
 
     async fn forget_before(&self, before: Timestamp) -> Result<u64, RepoError> {

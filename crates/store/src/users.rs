@@ -16,6 +16,7 @@ use sea_orm::{
 use crate::audit_log::append_in;
 use crate::credential_entity::sessions;
 use crate::entity::users::{self, Column, Entity};
+use crate::hooks::enqueue_in;
 use crate::roles::{role_rows, users_roles};
 use crate::search;
 
@@ -100,6 +101,7 @@ impl UserRepository for SeaUserRepository {
         Entity::insert(row).exec_without_returning(&transaction).await.map_err(write_error)?;
         assign_default_roles(&transaction, &user.id, user.created_at).await?;
         append_in(&transaction, entry).await?;
+        enqueue_in(&transaction, entry, user).await?;
         transaction.commit().await.map_err(unavailable)
     }
 
@@ -136,11 +138,11 @@ impl UserRepository for SeaUserRepository {
                 .await
                 .map_err(unavailable)?;
         }
-        append_in(&transaction, &change.entry).await?;
-        transaction.commit().await.map_err(unavailable)?;
-
         let mut stored = user.clone();
         stored.version = user.version.next();
+        append_in(&transaction, &change.entry).await?;
+        enqueue_in(&transaction, &change.entry, &stored).await?;
+        transaction.commit().await.map_err(unavailable)?;
         Ok(stored)
     }
 
@@ -168,6 +170,7 @@ impl UserRepository for SeaUserRepository {
         // Sessions (with their refresh tokens), personal access tokens and subject tokens cascade.
         Entity::delete_by_id(row.id.as_str()).exec(&transaction).await.map_err(unavailable)?;
         append_in(&transaction, entry).await?;
+        enqueue_in(&transaction, entry, user).await?;
         transaction.commit().await.map_err(unavailable)
     }
 
@@ -188,6 +191,7 @@ impl UserRepository for SeaUserRepository {
         insert_restored(&transaction, row).await?;
         user_tombstones::Entity::delete_by_id(id.as_str()).exec(&transaction).await.map_err(unavailable)?;
         append_in(&transaction, entry).await?;
+        enqueue_in(&transaction, entry, &user).await?;
         transaction.commit().await.map_err(unavailable)?;
         Ok(user)
     }

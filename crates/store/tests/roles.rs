@@ -16,7 +16,7 @@ store_suite!(
 );
 
 mod suite {
-    use latchkey_domain::audit::{AuditEntry, AuditLogRepository, details, keys};
+    use latchkey_domain::audit::{AuditContext, AuditEntry, AuditLogRepository, details, keys};
     use latchkey_domain::identifiers::Username;
     use latchkey_domain::ports::{Conflict, Pagination, RepoError, UserRepository};
     use latchkey_domain::role::{Role, RoleFilter, RoleRepository, RoleType};
@@ -49,6 +49,17 @@ mod suite {
         entry
     }
 
+    /// The entry of a change to a role itself; what it says is checked by the audit-log tests.
+    fn role_entry(key: &str) -> AuditEntry {
+        AuditEntry::of(
+            RandomIds.entity_id(),
+            key,
+            &AuditContext::system(),
+            serde_json::Map::new(),
+            Timestamp::from_millis(5),
+        )
+    }
+
     fn everything() -> Pagination {
         Pagination::new(1, 100).unwrap()
     }
@@ -67,16 +78,16 @@ mod suite {
         let roles = store.roles();
         let admin = role(1, "admin", RoleType::User);
         let editor = role(2, "editor", RoleType::User);
-        roles.insert(&admin).await.unwrap();
-        roles.insert(&editor).await.unwrap();
+        roles.insert(&admin, &role_entry(keys::ROLE_CREATED)).await.unwrap();
+        roles.insert(&editor, &role_entry(keys::ROLE_CREATED)).await.unwrap();
         assert_eq!(roles.find(&admin.id).await.unwrap(), Some(admin.clone()));
         assert_eq!(roles.find("role-that-is-unknown").await.unwrap(), None);
 
         let changed = Role { name: "administrator".into(), description: "All".into(), is_default: true, ..admin };
-        roles.update(&changed).await.unwrap();
+        roles.update(&changed, &role_entry(keys::ROLE_DATA_UPDATED)).await.unwrap();
         assert_eq!(roles.find(&changed.id).await.unwrap(), Some(changed.clone()));
         let ghost = role(9, "ghost", RoleType::User);
-        assert_eq!(roles.update(&ghost).await, Err(RepoError::NotFound));
+        assert_eq!(roles.update(&ghost, &role_entry(keys::ROLE_DATA_UPDATED)).await, Err(RepoError::NotFound));
 
         let page = roles.list(&RoleFilter::default(), everything()).await.unwrap();
         assert_eq!((ids(&page.items), page.total), (vec![editor.id.as_str(), changed.id.as_str()], 2));
@@ -86,18 +97,27 @@ mod suite {
 
     pub async fn a_taken_role_name_is_a_name_conflict_on_insert_and_update(store: &Store) {
         let roles = store.roles();
-        roles.insert(&role(1, "admin", RoleType::User)).await.unwrap();
+        roles.insert(&role(1, "admin", RoleType::User), &role_entry(keys::ROLE_CREATED)).await.unwrap();
         let editor = role(2, "editor", RoleType::User);
-        roles.insert(&editor).await.unwrap();
+        roles.insert(&editor, &role_entry(keys::ROLE_CREATED)).await.unwrap();
 
         let same_name = role(3, "admin", RoleType::MachineToMachine);
-        assert_eq!(roles.insert(&same_name).await, Err(RepoError::Conflict(Conflict::Name)));
+        assert_eq!(
+            roles.insert(&same_name, &role_entry(keys::ROLE_CREATED)).await,
+            Err(RepoError::Conflict(Conflict::Name))
+        );
         let same_id = role(1, "other", RoleType::User);
-        assert_eq!(roles.insert(&same_id).await, Err(RepoError::Conflict(Conflict::Id)));
+        assert_eq!(
+            roles.insert(&same_id, &role_entry(keys::ROLE_CREATED)).await,
+            Err(RepoError::Conflict(Conflict::Id))
+        );
         let renamed = Role { name: "admin".into(), ..editor.clone() };
-        assert_eq!(roles.update(&renamed).await, Err(RepoError::Conflict(Conflict::Name)));
+        assert_eq!(
+            roles.update(&renamed, &role_entry(keys::ROLE_DATA_UPDATED)).await,
+            Err(RepoError::Conflict(Conflict::Name))
+        );
         // Names are case-sensitive, as Logto's.
-        roles.insert(&role(4, "Admin", RoleType::User)).await.unwrap();
+        roles.insert(&role(4, "Admin", RoleType::User), &role_entry(keys::ROLE_CREATED)).await.unwrap();
     }
 
     pub async fn roles_are_filtered_by_name_pattern_and_type(store: &Store) {
@@ -106,7 +126,7 @@ mod suite {
         let robot = role(2, "robot admin", RoleType::MachineToMachine);
         let editor = role(3, "editor_50%", RoleType::User);
         for role in [&admin, &robot, &editor] {
-            roles.insert(role).await.unwrap();
+            roles.insert(role, &role_entry(keys::ROLE_CREATED)).await.unwrap();
         }
         let filter = |name: &str, role_type| RoleFilter { name: Some(name.to_owned()), role_type };
 
@@ -129,7 +149,7 @@ mod suite {
         let (admin, editor, viewer) =
             (role(1, "admin", RoleType::User), role(2, "editor", RoleType::User), role(3, "viewer", RoleType::User));
         for role in [&admin, &editor, &viewer] {
-            roles.insert(role).await.unwrap();
+            roles.insert(role, &role_entry(keys::ROLE_CREATED)).await.unwrap();
         }
         let ada = user(store, 1).await;
         let bob = user(store, 2).await;
@@ -166,7 +186,7 @@ mod suite {
     pub async fn a_refused_assignment_leaves_no_audit_entry(store: &Store) {
         let roles = store.roles();
         let admin = role(1, "admin", RoleType::User);
-        roles.insert(&admin).await.unwrap();
+        roles.insert(&admin, &role_entry(keys::ROLE_CREATED)).await.unwrap();
         let ada = user(store, 1).await;
 
         let unknown_role = entry(&ada, json!({"added": ["nope"]}));
@@ -192,24 +212,24 @@ mod suite {
         let roles = store.roles();
         let admin = role(1, "admin", RoleType::User);
         let editor = role(2, "editor", RoleType::User);
-        roles.insert(&admin).await.unwrap();
-        roles.insert(&editor).await.unwrap();
+        roles.insert(&admin, &role_entry(keys::ROLE_CREATED)).await.unwrap();
+        roles.insert(&editor, &role_entry(keys::ROLE_CREATED)).await.unwrap();
         let ada = user(store, 1).await;
         roles.assign(&ada, &[admin.id.clone(), editor.id.clone()], &entry(&ada, json!({}))).await.unwrap();
 
-        roles.delete(&admin.id).await.unwrap();
+        roles.delete(&admin.id, &role_entry(keys::ROLE_DELETED)).await.unwrap();
 
         assert_eq!(roles.find(&admin.id).await.unwrap(), None);
         assert_eq!(held(store, &ada).await, [editor.id.as_str()]);
-        assert_eq!(roles.delete(&admin.id).await, Err(RepoError::NotFound));
+        assert_eq!(roles.delete(&admin.id, &role_entry(keys::ROLE_DELETED)).await, Err(RepoError::NotFound));
         // The name is free again.
-        roles.insert(&role(3, "admin", RoleType::User)).await.unwrap();
+        roles.insert(&role(3, "admin", RoleType::User), &role_entry(keys::ROLE_CREATED)).await.unwrap();
     }
 
     pub async fn deleting_a_user_removes_its_assignments(store: &Store) {
         let roles = store.roles();
         let admin = role(1, "admin", RoleType::User);
-        roles.insert(&admin).await.unwrap();
+        roles.insert(&admin, &role_entry(keys::ROLE_CREATED)).await.unwrap();
         let ada = user(store, 1).await;
         let bob = user(store, 2).await;
         roles.assign(&ada, std::slice::from_ref(&admin.id), &entry(&ada, json!({}))).await.unwrap();
@@ -229,7 +249,7 @@ mod suite {
         let mut default_machine_role = role(2, "robot", RoleType::MachineToMachine);
         default_machine_role.is_default = true;
         for role in [&default_user_role, &default_machine_role, &role(3, "admin", RoleType::User)] {
-            roles.insert(role).await.unwrap();
+            roles.insert(role, &role_entry(keys::ROLE_CREATED)).await.unwrap();
         }
 
         let mut ada = User::new(UserId::parse("user00000001").unwrap(), Timestamp::from_millis(1));

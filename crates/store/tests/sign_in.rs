@@ -35,7 +35,12 @@ mod suite {
     }
 
     fn failure(name: &str, secs: i64, blocked_until: Option<i64>) -> SentinelFailure {
-        SentinelFailure { target: target(name), created_at: at(secs), blocked_until: blocked_until.map(at) }
+        SentinelFailure {
+            target: target(name),
+            created_at: at(secs),
+            blocked_until: blocked_until.map(at),
+            lockout_event: None,
+        }
     }
 
     async fn insert_user(store: &Store, n: u32) -> UserId {

@@ -33,3 +33,4 @@ mod token;
 mod token_exchange;
 mod user_sessions;
 mod users;
+mod webhooks;

@@ -119,10 +119,20 @@ const SERVED_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/users/{userId}/logs"),
     ("GET", "/api/logs"),
     ("GET", "/api/logs/{id}"),
+    ("GET", "/api/hooks"),
+    ("POST", "/api/hooks"),
+    ("GET", "/api/hooks/{id}"),
+    ("PATCH", "/api/hooks/{id}"),
+    ("DELETE", "/api/hooks/{id}"),
+    ("PATCH", "/api/hooks/{id}/signing-key"),
+    ("POST", "/api/hooks/{id}/test"),
+    ("GET", "/api/hooks/{id}/recent-logs"),
+    ("POST", "/api/hooks/{id}/recent-logs/{logId}/resend"),
 ];
 
 /// The Latchkey extensions among them (spec §5 and the sign-in API).
 const EXTENSIONS: &[(&str, &str)] = &[
+    ("POST", "/api/hooks/{id}/recent-logs/{logId}/resend"),
     ("POST", "/api/sign-in"),
     ("POST", "/api/sign-in/mfa"),
     ("POST", "/api/sign-in/verification-code"),

@@ -243,8 +243,12 @@ async fn the_hundredth_failure_blocks_the_identifier_even_for_the_right_password
         let target = SignInIdentifier::parse(IdentifierKind::Username, "ada").unwrap().sentinel_target();
         let sentinel = app.store.sentinel();
         for _ in 0..99 {
-            let failure =
-                SentinelFailure { target: target.clone(), created_at: SystemClock.now(), blocked_until: None };
+            let failure = SentinelFailure {
+                target: target.clone(),
+                created_at: SystemClock.now(),
+                blocked_until: None,
+                lockout_event: None,
+            };
             sentinel.record_failure(&failure).await.unwrap();
         }
 

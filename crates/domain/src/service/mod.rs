@@ -2,6 +2,7 @@
 //! and unit tests (with mockall mocks) compose them the same way.
 
 mod accounts;
+mod hooks;
 mod passkeys;
 mod sessions;
 mod sign_in;
@@ -12,6 +13,12 @@ mod user_admin;
 mod verifications;
 
 pub use accounts::{AccountError, AccountService, NewPassword, NewUser, Ports, TotpEnrolment, UserWrite};
+#[cfg(any(test, feature = "mocks"))]
+pub use hooks::MockWebhookSender;
+pub use hooks::{
+    HookError, HookPatch, HookPorts, HookService, NewHook, SendError, USER_AGENT, WebhookRequest, WebhookResponse,
+    WebhookSender, webhook_request,
+};
 pub use passkeys::{PasskeyPorts, PasskeyService, RegistrationOptions};
 pub use sessions::UserSessionService;
 pub use sign_in::{

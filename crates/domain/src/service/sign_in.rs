@@ -20,7 +20,7 @@ use std::sync::Arc;
 use thiserror::Error;
 
 use crate::application::{ApplicationRepository, ApplicationType};
-use crate::audit::{Actor, AuditContext};
+use crate::audit::{Actor, AuditContext, RequestOrigin};
 use crate::clock::{Clock, Timestamp};
 use crate::ids::UserId;
 use crate::mfa::{MfaError, MfaFactorType, usable_factor_types};
@@ -29,8 +29,8 @@ use crate::ports::{RepoError, UserRepository};
 use crate::secrets::{OpaqueSecret, SecretHash, hash_secret};
 use crate::service::{AccountError, AccountService};
 use crate::sign_in::{
-    IdentifierKind, MfaSettings, PENDING_MFA_MAX_ATTEMPTS, PendingMfa, PendingMfaRepository, Sentinel, SentinelPolicy,
-    SentinelRepository, SignInIdentifier,
+    IdentifierKind, LockoutSubject, MfaSettings, PENDING_MFA_MAX_ATTEMPTS, PendingMfa, PendingMfaRepository, Sentinel,
+    SentinelPolicy, SentinelRepository, SignInIdentifier,
 };
 use crate::sign_in_experience::SignInExperienceRepository;
 use crate::user::User;
@@ -40,8 +40,8 @@ use crate::verification_code::{
 };
 
 /// Who acts while a user signs in: the user, through the signing-in client.
-fn signing_in(user_id: &UserId, client_id: &str) -> AuditContext {
-    AuditContext::new(Actor::User { id: user_id.as_str().to_owned() }).with_application(client_id)
+fn signing_in(user_id: &UserId, client_id: &str, origin: &RequestOrigin) -> AuditContext {
+    AuditContext::new(Actor::User { id: user_id.as_str().to_owned() }).with_application(client_id).from_request(origin)
 }
 
 /// What the sign-in use cases need.
@@ -176,6 +176,7 @@ pub struct PasswordSignIn {
     pub identifier: SignInIdentifier,
     pub password: PlainPassword,
     pub scopes: Vec<String>,
+    pub origin: RequestOrigin,
 }
 
 /// The code step's input: the identifier the code was sent to, the verification id from the send, the code.
@@ -186,6 +187,7 @@ pub struct CodeSignIn {
     pub verification_id: String,
     pub code: String,
     pub scopes: Vec<String>,
+    pub origin: RequestOrigin,
 }
 
 impl std::fmt::Debug for CodeSignIn {
@@ -273,7 +275,7 @@ impl SignInService {
         let target = request.identifier.sentinel_target();
         self.ensure_not_blocked(&target).await?;
         // Before the password is checked nobody is known to act: a hash upgrade is Latchkey's own doing.
-        let context = AuditContext::system().with_application(&request.client_id);
+        let context = AuditContext::system().with_application(&request.client_id).from_request(&request.origin);
         let user = match self
             .ports
             .accounts
@@ -282,11 +284,12 @@ impl SignInService {
         {
             Ok(user) => user,
             Err(AccountError::InvalidCredentials) => {
-                return Err(self.fail(&target, SignInError::InvalidCredentials).await);
+                let subject = LockoutSubject { identifier: request.identifier, context };
+                return Err(self.fail(&target, Some(subject), SignInError::InvalidCredentials).await);
             }
             Err(other) => return Err(SignInError::Storage(other.to_string())),
         };
-        self.first_factor_passed(user, request.client_id, request.scopes, target).await
+        self.first_factor_passed(user, request.client_id, request.scopes, target, &request.origin).await
     }
 
     /// Sends a sign-in code to an email or phone. The code is sent whether or not a user has the identifier,
@@ -315,7 +318,11 @@ impl SignInService {
         let now = self.ports.clock.now();
         match codes.delivery().check(&request.verification_id, CodePurpose::SignIn, &target, &request.code, now).await {
             Ok(()) => {}
-            Err(CodeCheckError::Mismatch) => return Err(self.fail(&target, SignInError::CodeMismatch).await),
+            Err(CodeCheckError::Mismatch) => {
+                let context = AuditContext::system().with_application(&request.client_id).from_request(&request.origin);
+                let subject = LockoutSubject { identifier: request.identifier, context };
+                return Err(self.fail(&target, Some(subject), SignInError::CodeMismatch).await);
+            }
             Err(CodeCheckError::IdentifierMismatch) => {
                 return Err(SignInError::CodeIdentifierMismatch { kind: request.identifier.kind() });
             }
@@ -326,7 +333,7 @@ impl SignInService {
             CodeRecipient::Phone(phone) => codes.users.find_by_phone(phone).await?,
         };
         let user = user.ok_or(SignInError::UserNotFound)?;
-        self.first_factor_passed(user, request.client_id, request.scopes, target).await
+        self.first_factor_passed(user, request.client_id, request.scopes, target, &request.origin).await
     }
 
     /// After a right password or code: a suspended user is refused, a user with factors gets an MFA challenge,
@@ -337,13 +344,14 @@ impl SignInService {
         client_id: String,
         scopes: Vec<String>,
         target: SecretHash,
+        origin: &RequestOrigin,
     ) -> Result<SignInOutcome, SignInError> {
         if user.is_suspended {
             return Err(SignInError::Suspended);
         }
         let available_factors = self.factors_to_verify(&user).await?;
         if available_factors.is_empty() {
-            let signed_in = self.signed_in(user, client_id, scopes).await?;
+            let signed_in = self.signed_in(user, client_id, scopes, origin).await?;
             return Ok(SignInOutcome::SignedIn(Box::new(signed_in)));
         }
         let now = self.ports.clock.now();
@@ -354,7 +362,12 @@ impl SignInService {
 
     /// The second step: a code for the challenge named by `token`. Each call spends one of the challenge's
     /// attempts; a wrong code also counts against the identifier in the sentinel.
-    pub async fn verify_mfa(&self, token: &str, answer: &MfaAnswer) -> Result<SignedIn, SignInError> {
+    pub async fn verify_mfa(
+        &self,
+        token: &str,
+        answer: &MfaAnswer,
+        origin: &RequestOrigin,
+    ) -> Result<SignedIn, SignInError> {
         let mfa = self.mfa_settings().await?;
         if answer.factor_type() == MfaFactorType::WebAuthn || !mfa.factors.contains(&answer.factor_type()) {
             return Err(SignInError::FactorNotEnabled);
@@ -369,7 +382,7 @@ impl SignInService {
             .ok_or(SignInError::MfaChallengeNotFound)?;
         self.ensure_not_blocked(&pending.sentinel_target).await?;
         self.check_client(&pending.client_id).await?;
-        let context = signing_in(&pending.user_id, &pending.client_id);
+        let context = signing_in(&pending.user_id, &pending.client_id, origin);
         let verified = match answer {
             MfaAnswer::Totp(code) => self.ports.accounts.verify_totp(&pending.user_id, code, &context).await,
             MfaAnswer::BackupCode(code) => self.ports.accounts.use_backup_code(&pending.user_id, code, &context).await,
@@ -387,7 +400,8 @@ impl SignInService {
                     MfaAnswer::BackupCode(_) => SignInError::InvalidBackupCode,
                     _ => SignInError::InvalidTotpCode,
                 };
-                return Err(self.fail(&pending.sentinel_target, wrong_code).await);
+                // The challenge knows the identifier only by its digest: no lockout event names it.
+                return Err(self.fail(&pending.sentinel_target, None, wrong_code).await);
             }
             // Deleted since the first step.
             Err(AccountError::UserNotFound) => return Err(SignInError::MfaChallengeNotFound),
@@ -399,12 +413,18 @@ impl SignInService {
         if user.is_suspended {
             return Err(SignInError::Suspended);
         }
-        self.signed_in(user, pending.client_id, pending.scopes).await
+        self.signed_in(user, pending.client_id, pending.scopes, origin).await
     }
 
     /// The end of a successful sign-in: `lastSignInAt` is recorded before tokens are handed out.
-    async fn signed_in(&self, user: User, client_id: String, scopes: Vec<String>) -> Result<SignedIn, SignInError> {
-        let context = signing_in(&user.id, &client_id);
+    async fn signed_in(
+        &self,
+        user: User,
+        client_id: String,
+        scopes: Vec<String>,
+        origin: &RequestOrigin,
+    ) -> Result<SignedIn, SignInError> {
+        let context = signing_in(&user.id, &client_id, origin);
         let user = match self.ports.accounts.record_sign_in(user, &context).await {
             Ok(user) => user,
             Err(AccountError::UserNotFound) => return Err(SignInError::InvalidCredentials),
@@ -449,8 +469,8 @@ impl SignInService {
 
     /// Records a failed check on `target` and returns the error to answer: `refusal`, or `Blocked` when this
     /// failure reached the limit (Logto answers that very attempt with the block).
-    async fn fail(&self, target: &SecretHash, refusal: SignInError) -> SignInError {
-        match self.sentinel.report_failure(target, self.ports.clock.now()).await {
+    async fn fail(&self, target: &SecretHash, subject: Option<LockoutSubject>, refusal: SignInError) -> SignInError {
+        match self.sentinel.report_failure(target, subject, self.ports.clock.now()).await {
             Ok(None) => refusal,
             Ok(Some(until)) => SignInError::Blocked { until },
             Err(error) => error.into(),
@@ -522,6 +542,7 @@ mod tests {
             identifier: username(identifier),
             password: PlainPassword::new(password),
             scopes: vec!["openid".to_owned()],
+            origin: RequestOrigin { ip: Some("203.0.113.7".to_owned()), user_agent: Some("tests".to_owned()) },
         }
     }
 
@@ -788,11 +809,15 @@ mod tests {
         assert_ne!(stored.token_hash.as_str(), challenge.token.expose(), "only the hash is stored");
 
         let code = mfa::totp::code_at(&secret, NOW).unwrap();
-        let signed_in = service.verify_mfa(challenge.token.expose(), &MfaAnswer::Totp(code.clone())).await.unwrap();
+        let signed_in = service
+            .verify_mfa(challenge.token.expose(), &MfaAnswer::Totp(code.clone()), &RequestOrigin::default())
+            .await
+            .unwrap();
         assert_eq!(signed_in.user.id, user_id());
         assert_eq!(signed_in.client_id, CLIENT);
 
-        let again = service.verify_mfa(challenge.token.expose(), &MfaAnswer::Totp(code)).await;
+        let again =
+            service.verify_mfa(challenge.token.expose(), &MfaAnswer::Totp(code), &RequestOrigin::default()).await;
         assert!(matches!(again, Err(SignInError::MfaChallengeNotFound)), "{again:?}");
     }
 
@@ -813,10 +838,13 @@ mod tests {
         let wrong = "abcdef";
 
         for _ in 0..PENDING_MFA_MAX_ATTEMPTS {
-            let result = service.verify_mfa(challenge.token.expose(), &MfaAnswer::Totp(wrong.to_owned())).await;
+            let result = service
+                .verify_mfa(challenge.token.expose(), &MfaAnswer::Totp(wrong.to_owned()), &RequestOrigin::default())
+                .await;
             assert!(matches!(result, Err(SignInError::InvalidTotpCode)), "{result:?}");
         }
-        let after = service.verify_mfa(challenge.token.expose(), &MfaAnswer::Totp(right)).await;
+        let after =
+            service.verify_mfa(challenge.token.expose(), &MfaAnswer::Totp(right), &RequestOrigin::default()).await;
 
         assert!(matches!(after, Err(SignInError::MfaChallengeNotFound)), "{after:?}");
     }
@@ -844,7 +872,13 @@ mod tests {
             panic!("MFA required")
         };
 
-        let result = service.verify_mfa(challenge.token.expose(), &MfaAnswer::BackupCode("0123456789".into())).await;
+        let result = service
+            .verify_mfa(
+                challenge.token.expose(),
+                &MfaAnswer::BackupCode("0123456789".into()),
+                &RequestOrigin::default(),
+            )
+            .await;
 
         assert!(matches!(result, Err(SignInError::InvalidBackupCode)), "{result:?}");
     }
@@ -869,7 +903,7 @@ mod tests {
         pending.expect_begin_attempt().never();
         parts.pending = pending;
 
-        let result = parts.service().verify_mfa("token", &MfaAnswer::WebAuthn).await;
+        let result = parts.service().verify_mfa("token", &MfaAnswer::WebAuthn, &RequestOrigin::default()).await;
 
         assert!(matches!(result, Err(SignInError::FactorNotEnabled)), "{result:?}");
     }
@@ -880,7 +914,10 @@ mod tests {
         let (pending, _slot) = pending_store();
         parts.pending = pending;
 
-        let result = parts.service().verify_mfa("no-such-token", &MfaAnswer::Totp("123456".into())).await;
+        let result = parts
+            .service()
+            .verify_mfa("no-such-token", &MfaAnswer::Totp("123456".into()), &RequestOrigin::default())
+            .await;
 
         assert!(matches!(result, Err(SignInError::MfaChallengeNotFound)), "{result:?}");
     }
@@ -999,6 +1036,7 @@ mod tests {
                 verification_id: verification_id.to_owned(),
                 code: code.to_owned(),
                 scopes: vec!["openid".to_owned()],
+                origin: RequestOrigin::default(),
             }
         }
 

@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use thiserror::Error;
 
+use crate::audit::{Actor, AuditContext};
 use crate::clock::{Clock, Timestamp};
 use crate::ids::{IdGenerator, UserId};
 use crate::password::PlainPassword;
 use crate::ports::RepoError;
 use crate::secrets::{SecretHash, hash_secret};
 use crate::service::{AccountError, AccountService};
-use crate::sign_in::{Sentinel, SignInIdentifier};
+use crate::sign_in::{LockoutSubject, Sentinel, SignInIdentifier};
 use crate::user::User;
 use crate::verification_code::{CodeCheckError, CodeDelivery, CodePurpose, CodeRecipient, CodeSendError};
 use crate::verification_record::{RecordHolder, RecordKind, VerificationRecord, VerificationRecordRepository};
@@ -124,7 +125,8 @@ impl VerificationService {
         let user = match self.ports.accounts.verify_password(holder.user_id, password).await {
             Ok(user) => user,
             Err(AccountError::InvalidCredentials) => {
-                return Err(self.fail(&target, VerificationError::InvalidCredentials).await);
+                // The target is the user's id, not an identifier: no lockout event names it.
+                return Err(self.fail(&target, None, VerificationError::InvalidCredentials).await);
             }
             Err(other) => return Err(other.into()),
         };
@@ -188,7 +190,13 @@ impl VerificationService {
         match delivery.check(code_id, *purpose, &target, code, now).await {
             Ok(()) => {}
             Err(CodeCheckError::Mismatch) => {
-                return Err(self.fail(&target, code_refused(CodeCheckError::Mismatch)).await);
+                let identifier = match recipient {
+                    CodeRecipient::Email(email) => SignInIdentifier::Email(email.clone()),
+                    CodeRecipient::Phone(phone) => SignInIdentifier::Phone(phone.clone()),
+                };
+                let context = AuditContext::new(Actor::User { id: holder.user_id.as_str().to_owned() });
+                let subject = LockoutSubject { identifier, context };
+                return Err(self.fail(&target, Some(subject), code_refused(CodeCheckError::Mismatch)).await);
             }
             Err(error) => return Err(code_refused(error)),
         }
@@ -255,8 +263,13 @@ impl VerificationService {
         }
     }
 
-    async fn fail(&self, target: &SecretHash, refusal: VerificationError) -> VerificationError {
-        match self.ports.sentinel.report_failure(target, self.ports.clock.now()).await {
+    async fn fail(
+        &self,
+        target: &SecretHash,
+        subject: Option<LockoutSubject>,
+        refusal: VerificationError,
+    ) -> VerificationError {
+        match self.ports.sentinel.report_failure(target, subject, self.ports.clock.now()).await {
             Ok(None) => refusal,
             Ok(Some(until)) => VerificationError::Blocked { until },
             Err(error) => error.into(),

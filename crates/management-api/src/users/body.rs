@@ -5,9 +5,9 @@
 use latchkey_domain::identifiers::{Email, Phone, Username};
 use latchkey_domain::password::{PasswordAlgorithm, PlainPassword, StoredPassword};
 use latchkey_domain::service::{NewPassword, NewUser, UserPatch};
-use latchkey_domain::user::{CustomData, Identity, LogtoConfig, LogtoConfigChange, Profile, User, limits};
+use latchkey_domain::user::{CustomData, LogtoConfig, LogtoConfigChange, Profile, limits};
 use serde::{Deserialize, Deserializer, Serialize};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::error::ApiError;
@@ -15,65 +15,8 @@ use crate::error::ApiError;
 /// Logto's longest accepted password digest.
 const PASSWORD_DIGEST_MAX_CHARS: usize = 256;
 
-/// A user as the Management API returns it, with Logto's keys in Logto's order. Secrets (password digest, MFA
-/// secrets) are never part of it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UserBody {
-    /// 12 characters of `[0-9a-z]`.
-    pub id: String,
-    pub username: Option<String>,
-    pub primary_email: Option<String>,
-    pub primary_phone: Option<String>,
-    pub name: Option<String>,
-    pub avatar: Option<String>,
-    #[schema(value_type = Object)]
-    pub custom_data: Value,
-    /// Linked social identities by connector target.
-    #[schema(value_type = Object)]
-    pub identities: Value,
-    /// Milliseconds since the epoch.
-    pub last_sign_in_at: Option<i64>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    #[schema(value_type = Object)]
-    pub profile: Value,
-    pub application_id: Option<String>,
-    pub is_suspended: bool,
-    pub has_password: bool,
-}
-
-impl UserBody {
-    pub fn new(user: &User) -> Self {
-        Self {
-            id: user.id.as_str().to_owned(),
-            username: user.username.as_ref().map(|username| username.as_str().to_owned()),
-            primary_email: user.primary_email.as_ref().map(|email| email.as_str().to_owned()),
-            primary_phone: user.primary_phone.as_ref().map(|phone| phone.as_str().to_owned()),
-            name: user.name.clone(),
-            avatar: user.avatar.clone(),
-            custom_data: user.custom_data.clone().into_value(),
-            identities: identities(user),
-            last_sign_in_at: user.last_sign_in_at.map(|at| at.as_millis()),
-            created_at: user.created_at.as_millis(),
-            updated_at: user.updated_at.as_millis(),
-            profile: serde_json::to_value(&user.profile).unwrap_or_else(|_| Value::Object(Map::new())),
-            application_id: user.application_id.clone(),
-            is_suspended: user.is_suspended,
-            has_password: user.has_password(),
-        }
-    }
-}
-
-fn identities(user: &User) -> Value {
-    let map: Map<String, Value> =
-        user.identities.iter().map(|(target, identity)| (target.clone(), identity_value(identity))).collect();
-    Value::Object(map)
-}
-
-pub(crate) fn identity_value(identity: &Identity) -> Value {
-    serde_json::to_value(identity).unwrap_or(Value::Null)
-}
+/// A user as the Management API returns it: the domain's view, which user events carry too.
+pub use latchkey_domain::user::view::UserView as UserBody;
 
 /// `POST /api/users`. Unknown keys (a client-supplied `id` among them) are ignored, as Logto does.
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -382,7 +325,7 @@ mod tests {
 
     #[test]
     fn the_user_body_has_logtos_keys_in_logtos_order_and_no_secrets() {
-        let user = User::new(
+        let user = latchkey_domain::User::new(
             latchkey_domain::UserId::parse("abcdefghijkl").unwrap(),
             latchkey_domain::Timestamp::from_millis(5),
         );

@@ -14,6 +14,8 @@ use crate::mfa::MfaFactor;
 use crate::password::StoredPassword;
 
 /// Limits of free-form fields (Logto's column sizes; custom data is bounded by us, Logto does not bound it).
+pub mod view;
+
 pub mod limits {
     pub const NAME_MAX_CHARS: usize = 128;
     pub const AVATAR_MAX_CHARS: usize = 2048;
