@@ -52,13 +52,13 @@ impl Dispatcher {
     async fn run(self) {
         let mut purge = tokio::time::interval(PURGE_INTERVAL);
         loop {
-            tokio::select! {
-                biased;
-                _ = purge.tick() => self.purge().await,
-                claimed = self.dispatch_batch() => {
-                    if claimed < BATCH_SIZE {
-                        tokio::time::sleep(self.settings.poll_interval).await;
-                    }
+            let claimed = self.dispatch_batch().await;
+            if claimed < BATCH_SIZE {
+                // Only the idle wait races the purge: a batch is never cut short, since dropping it would abort
+                // deliveries in flight (to be sent again when their lease ends).
+                tokio::select! {
+                    _ = purge.tick() => self.purge().await,
+                    () = tokio::time::sleep(self.settings.poll_interval) => {}
                 }
             }
         }
