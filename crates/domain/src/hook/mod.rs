@@ -142,7 +142,7 @@ impl From<HookEvent> for String {
 }
 
 /// Where and how a hook is delivered (Logto's `HookConfig`): always `POST`, with extra headers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HookConfig {
     pub url: String,
     /// Sent with every delivery. They may hold the receiver's credentials: never logged.
@@ -151,6 +151,20 @@ pub struct HookConfig {
     /// Logto's deprecated retry count, kept for its clients; Latchkey's retry rule is the server's setting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retries: Option<u8>,
+}
+
+// Header values and the URL's path and query may carry the receiver's credentials: only the host and the header
+// names are printed.
+impl std::fmt::Debug for HookConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = url::Url::parse(&self.url).ok().and_then(|url| url.host_str().map(str::to_owned));
+        let header_names: Vec<&String> = self.headers.iter().flat_map(|headers| headers.keys()).collect();
+        f.debug_struct("HookConfig")
+            .field("host", &host)
+            .field("header_names", &header_names)
+            .field("retries", &self.retries)
+            .finish()
+    }
 }
 
 /// Headers a hook's configuration may not set: they are the delivery's own or would change its framing.
@@ -356,6 +370,16 @@ mod tests {
         assert_eq!(hook.signing_key.len(), 32);
         assert_ne!(generate_signing_key(), generate_signing_key());
         assert!(!format!("{hook:?}").contains(&hook.signing_key));
+    }
+
+    #[test]
+    fn a_printed_config_shows_neither_header_values_nor_the_url_path() {
+        let headers = BTreeMap::from([("Authorization".to_owned(), "Bearer s3cret".to_owned())]);
+        let config =
+            HookConfig { url: "https://r.example/hook?token=t0ken".into(), headers: Some(headers), retries: None };
+        let printed = format!("{config:?}");
+        assert!(printed.contains("r.example") && printed.contains("Authorization"), "{printed}");
+        assert!(!printed.contains("s3cret") && !printed.contains("t0ken"), "{printed}");
     }
 
     #[test]
