@@ -14,7 +14,7 @@ use latchkey_domain::Timestamp;
 use latchkey_domain::hook::delivery::{DeliveryFilter, DeliveryStatus, ExecutionStats, HookDelivery};
 use latchkey_domain::hook::{Hook, HookConfig, HookEvent};
 use latchkey_domain::ports::Page;
-use latchkey_domain::service::{HookPatch, HookService, NewHook};
+use latchkey_domain::service::{HookError, HookPatch, HookService, NewHook};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -607,7 +607,7 @@ fn logged_event(log_key: Option<&str>) -> LogKeyFilter {
     let Some(log_key) = log_key else {
         return LogKeyFilter::Event(None);
     };
-    match log_key.strip_prefix("TriggerHook.").and_then(HookEvent::parse) {
+    match HookEvent::from_log_key(log_key) {
         Some(event) => LogKeyFilter::Event(Some(event)),
         None => LogKeyFilter::Unmatchable,
     }
@@ -633,8 +633,10 @@ fn required_events(names: Vec<String>) -> Result<Vec<HookEvent>, ApiError> {
     names.iter().map(|name| event_named(name)).collect()
 }
 
+/// The service checks the configuration too; checking it here as well answers a bad body before a missing hook
+/// (400 before 404), in the order of Logto's guard. The answer is the service's own mapping.
 fn checked_config(config: &HookConfig) -> Result<(), ApiError> {
-    config.validate().map_err(|invalid| ApiError::InvalidBody(format!("config: {invalid}")))
+    config.validate().map_err(|invalid| ApiError::from(HookError::Invalid(invalid)))
 }
 
 /// A receiver's answer as JSON when it is JSON, else as the text it is.

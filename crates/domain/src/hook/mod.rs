@@ -64,6 +64,9 @@ pub const REGISTRABLE_EVENTS: &[&str] = &[
     "Message.RateLimited",
 ];
 
+/// What the log keys of deliveries start with (Logto's `TriggerHook.<event>`).
+const LOG_KEY_PREFIX: &str = "TriggerHook.";
+
 /// One of [`REGISTRABLE_EVENTS`].
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(into = "String")]
@@ -117,7 +120,12 @@ impl HookEvent {
 
     /// The key of the delivery's log entry (Logto's `TriggerHook.<event>`).
     pub fn log_key(&self) -> String {
-        format!("TriggerHook.{}", self.0)
+        format!("{LOG_KEY_PREFIX}{}", self.0)
+    }
+
+    /// The event a delivery log key names, if any: the inverse of [`HookEvent::log_key`].
+    pub fn from_log_key(log_key: &str) -> Option<Self> {
+        log_key.strip_prefix(LOG_KEY_PREFIX).and_then(Self::parse)
     }
 }
 
@@ -326,6 +334,8 @@ mod tests {
         assert_eq!(HookEvent::parse("user.created"), None);
         assert_eq!(HookEvent::parse("PostSignInAdaptiveMfaTriggered"), None);
         assert!(HookEvent::FIRED.iter().all(|event| REGISTRABLE_EVENTS.contains(&event.as_str())));
+        assert_eq!(HookEvent::from_log_key(&HookEvent::USER_CREATED.log_key()), Some(HookEvent::USER_CREATED));
+        assert_eq!(HookEvent::from_log_key("User.Created"), None);
         let parsed: Result<Vec<HookEvent>, _> = serde_json::from_str(r#"["PostSignIn","Nope"]"#);
         assert!(parsed.is_err());
     }
