@@ -28,6 +28,14 @@ test-pg:
 deps-check:
     cargo test -p latchkey-domain --test dependency_rules
 
+# Logto's own Management API client (@logto/api) against the real binary.
+e2e-node:
+    bash scripts/node-e2e.sh tests/node-logto-api
+
+# The /account page in headless Chromium (apt-get install chromium); screenshots in tests/account-page/screenshots.
+e2e-browser:
+    LATCHKEY_E2E_HOST=localhost bash scripts/node-e2e.sh tests/account-page
+
 # Start the server on the embedded SQLite database in ./data.
 run *ARGS:
     cargo run --release -p latchkey-server -- {{ARGS}}

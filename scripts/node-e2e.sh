@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# End-to-end test with Logto's own Management API client (npm `@logto/api`, tests/node-logto-api): builds the
-# `latchkey` binary, starts it on a fresh data directory and a free port with a bootstrap M2M app whose credentials
-# this script chooses, waits for /api/status, runs the Node test, and stops the server whatever happens.
+# Runs a Node end-to-end suite against the real server: builds the `latchkey` binary, starts it on a fresh data
+# directory and a free port with a bootstrap M2M app whose credentials this script chooses, waits for /api/status,
+# runs the suite's `node --test` (after `npm ci` from its committed lockfile), and stops the server whatever happens.
+#   scripts/node-e2e.sh [SUITE_DIR]   default tests/node-logto-api (Logto's own client, `@logto/api`);
+#                                     tests/account-page is the /account page in headless Chromium.
 # LATCHKEY_E2E_PROFILE=release builds and runs the release binary (default: debug).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+suite="${1:-tests/node-logto-api}"
+[[ -f "$suite/package.json" ]] || { echo "$suite is not a Node test suite (no package.json)" >&2; exit 2; }
 
 # LATCHKEY_E2E_BINARY=path runs that binary as it is: CI passes the one `cargo test --workspace` just built, since a
 # `cargo build -p latchkey-server` resolves features differently and would rebuild much of the dependency tree.
@@ -33,7 +37,11 @@ trap stop_server EXIT
 
 # A port the kernel just handed out and released; the server binds it right away.
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
-base_url="http://127.0.0.1:${port}"
+# The server listens on loopback. LATCHKEY_E2E_HOST=localhost makes `localhost` its public endpoint, which the
+# browser suite needs: a WebAuthn relying party (passkeys) must be a domain, never an IP address. Node calls the API
+# on the address itself (LATCHKEY_E2E_API_URL).
+base_url="http://${LATCHKEY_E2E_HOST:-127.0.0.1}:${port}"
+api_url="http://127.0.0.1:${port}"
 client_id="node-e2e-$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
 client_secret="$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')"
 
@@ -48,7 +56,7 @@ server_pid=$!
 
 ready=""
 for _ in $(seq 1 150); do
-    if curl -fsS -o /dev/null "$base_url/api/status"; then
+    if curl -fsS -o /dev/null "$api_url/api/status"; then
         ready=yes
         break
     fi
@@ -58,18 +66,19 @@ for _ in $(seq 1 150); do
     sleep 0.2
 done
 if [[ -z "$ready" ]]; then
-    echo "latchkey did not answer on $base_url/api/status; its log:" >&2
+    echo "latchkey did not answer on $api_url/api/status; its log:" >&2
     cat "$work_dir/server.log" >&2
     exit 1
 fi
 
-cd tests/node-logto-api
+cd "$suite"
 npm ci --no-audit --no-fund
 status=0
 LATCHKEY_E2E_BASE_URL="$base_url" \
+LATCHKEY_E2E_API_URL="$api_url" \
 LATCHKEY_E2E_CLIENT_ID="$client_id" \
 LATCHKEY_E2E_CLIENT_SECRET="$client_secret" \
-    node --test || status=$?
+    node --test --test-concurrency=1 || status=$?
 if [[ "$status" -ne 0 ]]; then
     echo "the Node end-to-end test failed; the server's log:" >&2
     cat "$work_dir/server.log" >&2

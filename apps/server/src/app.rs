@@ -15,6 +15,7 @@ use actix_web::{App, HttpResponse, HttpServer};
 use biscuit_auth::KeyPair;
 use latchkey_account_api::account::AccountDeps;
 use latchkey_account_api::sign_in::SignInApi;
+use latchkey_account_page::AccountPageConfig;
 use latchkey_auth::oidc::{TokenEndpoint, TokenEndpointPorts};
 use latchkey_auth::revocation::PortsRevocationCheck;
 use latchkey_auth::{KeyRing, KeyRingError, SessionTokens, TokenLifetimes, TokenVerifier};
@@ -46,6 +47,7 @@ use latchkey_store::{Store, StoreError};
 use thiserror::Error;
 use url::Url;
 
+use crate::account_page::{self, AccountPageAppError};
 use crate::bootstrap::{self, BootstrapError, Credentials};
 use crate::connectors::{self, ConnectorSetupError};
 use crate::data_dir::{DataDir, DataDirError, SigningKeys};
@@ -91,6 +93,8 @@ pub enum StartupError {
     #[error(transparent)]
     Bootstrap(#[from] BootstrapError),
     #[error(transparent)]
+    AccountPage(#[from] AccountPageAppError),
+    #[error(transparent)]
     Connector(#[from] ConnectorSetupError),
     #[error(transparent)]
     SocialConnector(#[from] crate::social::SocialSetupError),
@@ -128,6 +132,12 @@ impl Application {
         let address = listener.local_addr().map_err(|source| StartupError::Bind { address: settings.bind, source })?;
         // After binding, so that a start that fails for its address has not printed a secret nobody will use.
         bootstrap_management_app(settings, &state.store).await?;
+        let account_page_config = if settings.account_page {
+            account_page::ensure_account_page_app(&state.store.applications(), SystemClock.now()).await?;
+            Some(account_page::page_config(settings))
+        } else {
+            None
+        };
         let verifier = web::Data::new(token_verifier(&state));
         let session_tokens = session_tokens(&state);
         let token_endpoint = web::Data::new(token_endpoint(&state, Arc::clone(&session_tokens)));
@@ -190,7 +200,7 @@ impl Application {
                 .app_data(account_center_settings.clone())
                 .app_data(sign_in_experience.clone())
                 .app_data(hooks.clone())
-                .configure(routes)
+                .configure(|config| routes(config, account_page_config.as_ref()))
                 .default_service(web::to(fallback::not_found))
         })
         .listen(listener)
@@ -347,7 +357,8 @@ fn termination_signal() -> impl Future<Output = ()> + Send + 'static {
     }
 }
 
-fn routes(config: &mut ServiceConfig) {
+/// The server's routes; the account page's only when it is on (`account_page_config` is then its configuration).
+fn routes(config: &mut ServiceConfig, account_page_config: Option<&AccountPageConfig>) {
     // A resource with a method route (not `config.route`, which turns the method into a path guard): other
     // methods get 405 rather than 404.
     config.service(web::resource("/api/status").route(web::get().to(status)));
@@ -357,6 +368,9 @@ fn routes(config: &mut ServiceConfig) {
     config.service(web::resource("/api/swagger.json").route(web::get().to(openapi::swagger_json)));
     latchkey_account_api::configure(config);
     latchkey_management_api::configure(config);
+    if let Some(page) = account_page_config {
+        latchkey_account_page::configure(config, page.clone());
+    }
 }
 
 /// The token root public keys as a JWK set, so other services verify Latchkey tokens offline. Cached briefly:

@@ -7,6 +7,7 @@
 //! **Architecture invariant:** no business rule lives here. Handlers and policies belong to the API crates,
 //! rules to `latchkey-domain`, SQL to `latchkey-store`; this crate only wires them.
 
+pub mod account_page;
 pub mod app;
 pub mod bootstrap;
 pub mod connectors;

@@ -105,6 +105,9 @@ pub struct Settings {
     pub hook_poll_interval_ms: u64,
     /// How many days delivered and failed deliveries are kept for `recent-logs` and re-sending.
     pub hook_delivery_retention_days: u64,
+    /// Whether to serve the self-service account page at `/account` and keep its built-in first-party SPA app
+    /// (`account-page`) in existence. Off, neither is made; an app already created stays until deleted.
+    pub account_page: bool,
 }
 
 /// One social connector: an OpenID Connect provider found by discovery from its issuer.
@@ -225,6 +228,7 @@ const NUMERIC_KEYS: &[&str] = &[
     // Booleans: figment parses `true`/`false` as it parses numbers.
     "impersonation_requires_reason",
     "hook_dispatch",
+    "account_page",
 ];
 
 /// Keys whose environment values are taken verbatim: figment would read `0123` as the number 123 and `true` as a
@@ -425,6 +429,7 @@ impl Default for Settings {
             hook_lease_secs: 60,
             hook_poll_interval_ms: 500,
             hook_delivery_retention_days: 7,
+            account_page: true,
         }
     }
 }
@@ -469,6 +474,7 @@ impl fmt::Debug for Settings {
             .field("hook_lease_secs", &self.hook_lease_secs)
             .field("hook_poll_interval_ms", &self.hook_poll_interval_ms)
             .field("hook_delivery_retention_days", &self.hook_delivery_retention_days)
+            .field("account_page", &self.account_page)
             .finish()
     }
 }
@@ -645,6 +651,19 @@ mod tests {
             assert!(settings.bootstrap_client_id.is_none());
             assert!(settings.cors_allowed_origins.is_empty());
             assert_eq!(settings.account_api_cors_allowed_origins, ["*"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_account_page_is_on_by_default_and_turned_off_by_the_environment_or_the_config_file() {
+        Jail::expect_with(|jail| {
+            assert!(load_in(jail, None).expect("valid settings").account_page);
+            assert!(!load_in(jail, Some("account_page = false\n")).expect("valid settings").account_page);
+            jail.set_env("LATCHKEY_ACCOUNT_PAGE", "false");
+            assert!(!load_in(jail, None).expect("valid settings").account_page);
+            jail.set_env("LATCHKEY_ACCOUNT_PAGE", "maybe");
+            assert_eq!(invalid_key(load_in(jail, None)), "LATCHKEY_ACCOUNT_PAGE");
             Ok(())
         });
     }

@@ -91,6 +91,15 @@ fn migrations_depend_on_no_internal_crate() {
 }
 
 #[test]
+fn the_account_page_depends_on_no_internal_crate() {
+    let metadata = metadata();
+    let closure = normal_dependency_closure(&metadata, "latchkey-account-page");
+    assert!(closure.contains("rust-embed"), "the closure walk found the account page's own dependencies");
+    let internal: Vec<_> = closure.iter().filter(|name| name.starts_with("latchkey-")).collect();
+    assert!(internal.is_empty(), "the account page depends on {internal:?}");
+}
+
+#[test]
 fn the_embedding_example_uses_no_http_server() {
     let metadata = metadata();
     assert_no_dependency_on(&metadata, "latchkey-example-embedded", &["actix-web", "latchkey-server"]);

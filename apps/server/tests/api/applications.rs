@@ -337,10 +337,11 @@ async fn lists_are_paginated_with_total_number_and_links_on_the_real_path() {
         for index in 0..4 {
             app.create(json!({"name": format!("app {index}"), "type": "SPA"})).await;
         }
-        // Four created here, the tests' management app and the bootstrap app generated at start: six in all.
+        // Four created here, the tests' management app, and the bootstrap app and the account page's app made at
+        // start: seven in all.
         let response = app.send(Method::GET, "/api/applications?page=2&page_size=2", None).await;
         assert_eq!(response.status().as_u16(), 200, "on {}", app.backend);
-        assert_eq!(response.headers()["total-number"], "6", "on {}", app.backend);
+        assert_eq!(response.headers()["total-number"], "7", "on {}", app.backend);
         let link = response.headers()["link"].to_str().unwrap().to_owned();
         let url = |page: u32| format!("<http://127.0.0.1:3001/api/applications?page={page}&page_size=2>");
         assert_eq!(
@@ -348,7 +349,7 @@ async fn lists_are_paginated_with_total_number_and_links_on_the_real_path() {
             format!(
                 "{}; rel=\"first\", {}; rel=\"last\", {}; rel=\"prev\", {}; rel=\"next\"",
                 url(1),
-                url(3),
+                url(4),
                 url(1),
                 url(3)
             )
@@ -359,7 +360,7 @@ async fn lists_are_paginated_with_total_number_and_links_on_the_real_path() {
         let all: Value = app.send(Method::GET, "/api/applications?page_size=100", None).await.json().await.unwrap();
         let created: Vec<i64> =
             all.as_array().unwrap().iter().map(|item| item["createdAt"].as_i64().unwrap()).collect();
-        assert_eq!(created.len(), 6, "on {}", app.backend);
+        assert_eq!(created.len(), 7, "on {}", app.backend);
         assert!(created.windows(2).all(|pair| pair[0] >= pair[1]), "on {}: {created:?}", app.backend);
         let past_the_end: Value = app.send(Method::GET, "/api/applications?page=9", None).await.json().await.unwrap();
         assert_eq!(past_the_end, json!([]));

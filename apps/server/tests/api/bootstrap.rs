@@ -33,8 +33,11 @@ impl Backend {
         backends
     }
 
+    /// Without the account page, whose built-in app would add to the applications these tests count
+    /// (`account_page.rs` tests that one).
     fn settings(&self) -> Settings {
-        test_settings(self.data_dir.path(), self.database.as_ref().map(|database| database.url.clone()))
+        let database_url = self.database.as_ref().map(|database| database.url.clone());
+        Settings { account_page: false, ..test_settings(self.data_dir.path(), database_url) }
     }
 
     /// Starts a server on this backend with the given bootstrap credentials, as `serve` would.

@@ -6,6 +6,7 @@ mod account_center;
 mod account_changes;
 mod account_client;
 mod account_mfa;
+mod account_page;
 mod account_sessions;
 mod applications;
 mod binary;
