@@ -18,7 +18,7 @@ use latchkey_account_api::sign_in::SignInApi;
 use latchkey_account_page::AccountPageConfig;
 use latchkey_auth::oidc::{TokenEndpoint, TokenEndpointPorts};
 use latchkey_auth::revocation::PortsRevocationCheck;
-use latchkey_auth::{KeyRing, KeyRingError, SessionTokens, TokenLifetimes, TokenVerifier};
+use latchkey_auth::{KeyRing, KeyRingError, SessionTokens, TokenLifetimes, TokenVerifier, TrustedProxies};
 use latchkey_domain::UserRepository;
 use latchkey_domain::account_center::AccountCenterRepository;
 use latchkey_domain::hook::delivery::RetryPolicy;
@@ -32,7 +32,7 @@ use latchkey_domain::service::{
     PasskeyPorts, PasskeyService, SocialPorts, SocialService, UserSessionService, VerificationPorts,
     VerificationService,
 };
-use latchkey_domain::sign_in::{Sentinel, SentinelPolicy};
+use latchkey_domain::sign_in::{Sentinel, SentinelPolicy, SentinelRepository};
 use latchkey_domain::social::SocialConnectors;
 use latchkey_domain::verification_code::CodeDelivery;
 use latchkey_domain::verification_code::MessageConnector;
@@ -53,15 +53,19 @@ use crate::connectors::{self, ConnectorSetupError};
 use crate::data_dir::{DataDir, DataDirError, SigningKeys};
 use crate::hooks::dispatcher::{Dispatcher, DispatcherSettings};
 use crate::hooks::sender::ReqwestWebhookSender;
+use crate::metrics::{Metrics, ObservedRevocationCheck, ObservedSentinel};
 use crate::settings::{Settings, SettingsError};
 use crate::telemetry::{self, TelemetryError};
-use crate::{cors, fallback, openapi};
+use crate::{cors, fallback, metrics, openapi, readiness};
 
 /// A server that is bound and ready to run.
 pub struct Application {
     address: SocketAddr,
     server: Server,
     store: Store,
+    /// The `metrics_bind` listener, when set: its address and its server (run and stopped with the main one).
+    metrics_address: Option<SocketAddr>,
+    metrics_server: Option<Server>,
 }
 
 /// What the request handlers share: the concrete implementations behind the domain's ports, and the keys.
@@ -75,6 +79,8 @@ pub struct AppState {
     pub key_ring: Arc<KeyRing>,
     /// The public base URL (resource indicators and links are built from it).
     pub endpoint: Url,
+    /// The Prometheus registry, unless `metrics = false`; the ports built from this state report to it.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 /// Why the server (or `latchkey migrate`) could not start. Each message is one line for the operator.
@@ -102,6 +108,8 @@ pub enum StartupError {
     Webhooks(reqwest::Error),
     #[error("the token signing keys are unusable: {0}")]
     TokenKeys(#[from] KeyRingError),
+    #[error("cannot set up the metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     #[error("cannot listen on {address}: {source}")]
     Bind { address: SocketAddr, source: io::Error },
     #[error("cannot start the async runtime: {0}")]
@@ -122,7 +130,10 @@ impl Application {
             "keys loaded"
         );
         let store = connect_and_migrate(settings).await?;
-        let state = AppState::new(settings, store, keys)?;
+        let mut state = AppState::new(settings, store, keys)?;
+        if settings.metrics {
+            state.metrics = Some(Arc::new(Metrics::new(state.store.clone())?));
+        }
 
         let connector = connectors::from_settings(settings)?;
         let social = social_service(&state, settings, crate::social::from_settings(settings)?);
@@ -130,6 +141,10 @@ impl Application {
         let listener =
             TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind { address: settings.bind, source })?;
         let address = listener.local_addr().map_err(|source| StartupError::Bind { address: settings.bind, source })?;
+        let metrics_listener = match (&state.metrics, settings.metrics_bind) {
+            (Some(_), Some(metrics_bind)) => Some(bind_metrics_listener(metrics_bind)?),
+            _ => None,
+        };
         // After binding, so that a start that fails for its address has not printed a secret nobody will use.
         bootstrap_management_app(settings, &state.store).await?;
         let account_page_config = if settings.account_page {
@@ -172,7 +187,12 @@ impl Application {
         }
         let hooks = web::Data::new(HooksDeps { service: hook_service });
         let store = state.store.clone();
+        let metrics_data = state.metrics.clone().map(web::Data::from);
+        let own_metrics_data = metrics_data.clone();
+        // With its own listener, `/metrics` is not on this one.
+        let metrics_route_here = metrics_listener.is_none();
         let data = web::Data::new(state);
+        let trusted_proxies = web::Data::new(trusted_proxies(settings));
         let cors_origins = settings.cors_allowed_origins.clone();
         let account_api_cors_origins = settings.account_api_cors_allowed_origins.clone();
         let server = HttpServer::new(move || {
@@ -181,8 +201,12 @@ impl Application {
                 // lack one (a refused preflight included), and the log sees the final status.
                 .wrap(cors::middleware(&cors_origins, &account_api_cors_origins))
                 .wrap(fallback::json_error_bodies())
+                // Outside the error bodies, so that the final status is counted; inside the log, which sets the
+                // request id every answer carries.
+                .wrap(from_fn(metrics::record_request))
                 .wrap(from_fn(telemetry::log_request))
                 .app_data(data.clone())
+                .app_data(trusted_proxies.clone())
                 .app_data(verifier.clone())
                 .app_data(token_endpoint.clone())
                 .app_data(sign_in.clone())
@@ -201,6 +225,14 @@ impl Application {
                 .app_data(sign_in_experience.clone())
                 .app_data(hooks.clone())
                 .configure(|config| routes(config, account_page_config.as_ref()))
+                .configure(|config| {
+                    if let Some(metrics_data) = &metrics_data {
+                        config.app_data(metrics_data.clone());
+                        if metrics_route_here {
+                            metrics::configure(config);
+                        }
+                    }
+                })
                 .default_service(web::to(fallback::not_found))
         })
         .listen(listener)
@@ -210,7 +242,18 @@ impl Application {
         .shutdown_timeout(settings.shutdown_timeout_secs)
         .run();
         tracing::info!(%address, "listening on http://{address}");
-        Ok(Self { address, server, store })
+        let (metrics_address, metrics_server) = match (metrics_listener, own_metrics_data) {
+            (Some((metrics_listener, metrics_address)), Some(metrics_data)) => {
+                (Some(metrics_address), Some(metrics_server(metrics_listener, metrics_address, metrics_data)?))
+            }
+            _ => (None, None),
+        };
+        Ok(Self { address, server, store, metrics_address, metrics_server })
+    }
+
+    /// Where `GET /metrics` is served when `metrics_bind` is set (the bound port, when it asked for port 0).
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_address
     }
 
     /// The bound port (useful when the settings asked for port 0).
@@ -230,7 +273,16 @@ impl Application {
 
     /// Serves until SIGTERM or SIGINT, then shuts down gracefully.
     pub async fn run_until_stopped(self) -> Result<(), StartupError> {
-        self.server.await.map_err(StartupError::Serve)?;
+        // The metrics listener has no signal handling of its own: it stops when the main server has.
+        let metrics = self.metrics_server.map(|server| (server.handle(), tokio::spawn(server)));
+        let served = self.server.await;
+        if let Some((handle, task)) = metrics {
+            handle.stop(true).await;
+            if let Ok(Err(error)) = task.await {
+                tracing::warn!(%error, "the metrics listener stopped with an error");
+            }
+        }
+        served.map_err(StartupError::Serve)?;
         tracing::info!("stopped");
         Ok(())
     }
@@ -250,6 +302,7 @@ impl AppState {
             secret_box: Arc::new(keys.secret_box.into_secret_box()?),
             key_ring: Arc::new(key_ring(&keys.signing)?),
             endpoint: settings.endpoint.clone(),
+            metrics: None,
         })
     }
 
@@ -362,6 +415,7 @@ fn routes(config: &mut ServiceConfig, account_page_config: Option<&AccountPageCo
     // A resource with a method route (not `config.route`, which turns the method into a path guard): other
     // methods get 405 rather than 404.
     config.service(web::resource("/api/status").route(web::get().to(status)));
+    readiness::configure(config);
     config.service(web::resource("/oidc/jwks").route(web::get().to(jwks)));
     config.service(web::resource("/oidc/token").route(web::post().to(latchkey_auth::oidc::token)));
     config.service(web::resource("/oidc/token/revocation").route(web::post().to(latchkey_auth::oidc::revoke)));
@@ -405,9 +459,26 @@ fn revocation_check(state: &AppState) -> Arc<PortsRevocationCheck> {
     })
 }
 
-/// Verifies bearer tokens for the API crates' `Principal` extractor.
+/// Verifies bearer tokens for the API crates' `Principal` extractor; with metrics on, its revocation check counts
+/// the tokens that pass.
 fn token_verifier(state: &AppState) -> TokenVerifier {
-    TokenVerifier::new(Arc::clone(&state.key_ring), Arc::new(SystemClock), revocation_check(state))
+    let revocation: Arc<dyn latchkey_auth::RevocationCheck> = match &state.metrics {
+        Some(metrics) => {
+            Arc::new(ObservedRevocationCheck { inner: revocation_check(state), metrics: Arc::clone(metrics) })
+        }
+        None => revocation_check(state),
+    };
+    TokenVerifier::new(Arc::clone(&state.key_ring), Arc::new(SystemClock), revocation)
+}
+
+/// The sentinel's failure log in the store, shared by sign-in and verification records; with metrics on, it
+/// counts lockouts.
+fn sentinel_repository(state: &AppState) -> Arc<dyn SentinelRepository> {
+    let store: Arc<dyn SentinelRepository> = Arc::new(state.store.sentinel());
+    match &state.metrics {
+        Some(metrics) => Arc::new(ObservedSentinel { inner: store, metrics: Arc::clone(metrics) }),
+        None => store,
+    }
 }
 
 /// User sessions and their tokens, shared by the sign-in API and the token endpoint.
@@ -453,7 +524,7 @@ fn sign_in_api(
     let ports = SignInPorts {
         accounts,
         applications: Arc::new(state.store.applications()),
-        sentinel: Arc::new(state.store.sentinel()),
+        sentinel: sentinel_repository(state),
         pending_mfa: Arc::new(state.store.pending_mfa()),
         sign_in_experience: Arc::new(state.store.sign_in_experience()),
         clock,
@@ -512,6 +583,11 @@ fn spawn_tombstone_purge(store: Store) {
             }
         }
     });
+}
+
+/// The proxies whose `X-Forwarded-For` names the client (`latchkey_auth::client_ip`); validated with the settings.
+fn trusted_proxies(settings: &Settings) -> TrustedProxies {
+    TrustedProxies::new(settings.trusted_proxies.iter().filter_map(|range| AddressRange::parse(range)).collect())
 }
 
 /// Webhooks: hooks and their outbox in the store, delivered over HTTP to the addresses the settings allow.
@@ -604,7 +680,7 @@ fn account_deps(
         accounts: account_service(state),
         records: Arc::new(state.store.verification_records()),
         codes: Some(CodeDelivery { codes: Arc::new(state.store.verification_codes()), connector }),
-        sentinel: Sentinel::new(Arc::new(state.store.sentinel()), SentinelPolicy::default()),
+        sentinel: Sentinel::new(sentinel_repository(state), SentinelPolicy::default()),
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
     });
@@ -640,6 +716,36 @@ fn applications_deps(state: &AppState) -> ApplicationsDeps {
         clock: Arc::new(SystemClock),
         ids: Arc::new(RandomIds),
     }
+}
+
+/// Binds `metrics_bind`; returns the listener and its address (the chosen port, for port 0).
+fn bind_metrics_listener(metrics_bind: SocketAddr) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let bind_error = |source| StartupError::Bind { address: metrics_bind, source };
+    let listener = TcpListener::bind(metrics_bind).map_err(bind_error)?;
+    let address = listener.local_addr().map_err(bind_error)?;
+    Ok((listener, address))
+}
+
+/// The `metrics_bind` listener's server: `GET /metrics` and nothing else, on one worker.
+fn metrics_server(
+    listener: TcpListener,
+    address: SocketAddr,
+    metrics_data: web::Data<Metrics>,
+) -> Result<Server, StartupError> {
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(metrics_data.clone())
+            .configure(metrics::configure)
+            .default_service(web::to(fallback::not_found))
+    })
+    .workers(1)
+    // Stopped by `run_until_stopped` once the main server has drained.
+    .disable_signals()
+    .listen(listener)
+    .map_err(|source| StartupError::Bind { address, source })?
+    .run();
+    tracing::info!(%address, "serving metrics at http://{address}/metrics");
+    Ok(server)
 }
 
 /// Liveness for load balancers and for tests waiting on start-up: 204, no body.

@@ -91,6 +91,9 @@ pub struct Settings {
     /// private, link-local and other internal addresses are refused unless listed. A list in TOML,
     /// comma-separated in the environment.
     pub hook_allowed_internal_targets: Vec<String>,
+    /// Reverse proxies (address ranges as for `hook_allowed_internal_targets`) whose `X-Forwarded-For` names the
+    /// client. Empty by default: the TCP peer is the client and the header is ignored, since a client can write it.
+    pub trusted_proxies: Vec<String>,
     /// How long one webhook request may take.
     pub hook_request_timeout_secs: u64,
     /// Attempts per delivery before it is marked failed.
@@ -108,6 +111,11 @@ pub struct Settings {
     /// Whether to serve the self-service account page at `/account` and keep its built-in first-party SPA app
     /// (`account-page`) in existence. Off, neither is made; an app already created stays until deleted.
     pub account_page: bool,
+    /// Whether to keep Prometheus metrics and serve them at `GET /metrics` (docs/operations.md).
+    pub metrics: bool,
+    /// A separate address for `GET /metrics` (e.g. `127.0.0.1:9100`, reachable by the scraper only); when set,
+    /// the main listener does not serve it. Unset, `/metrics` is on the main listener.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 /// One social connector: an OpenID Connect provider found by discovery from its issuer.
@@ -229,6 +237,7 @@ const NUMERIC_KEYS: &[&str] = &[
     "impersonation_requires_reason",
     "hook_dispatch",
     "account_page",
+    "metrics",
 ];
 
 /// Keys whose environment values are taken verbatim: figment would read `0123` as the number 123 and `true` as a
@@ -250,6 +259,7 @@ const TEXT_KEYS: &[&str] = &[
     "smtp_tls",
     "http_connector_url",
     "http_connector_authorization",
+    "metrics_bind",
 ];
 
 /// The environment prefix of the social connectors' settings: `LATCHKEY_SOCIAL_CONNECTORS__<ID>__<KEY>`.
@@ -257,7 +267,7 @@ const SOCIAL_CONNECTORS_ENV_PREFIX: &str = "LATCHKEY_SOCIAL_CONNECTORS__";
 
 /// Keys whose environment values are comma-separated lists of strings.
 const LIST_KEYS: &[&str] =
-    &["cors_allowed_origins", "account_api_cors_allowed_origins", "hook_allowed_internal_targets"];
+    &["cors_allowed_origins", "account_api_cors_allowed_origins", "hook_allowed_internal_targets", "trusted_proxies"];
 
 impl Settings {
     /// Layers defaults, the TOML file at `config_file` (which must exist when given) and the environment, then
@@ -374,6 +384,9 @@ impl Settings {
                 format!("`{range}` is not an address range like `10.0.0.0/8`"),
             ));
         }
+        if let Some(range) = self.trusted_proxies.iter().find(|range| AddressRange::parse(range).is_none()) {
+            return Err(("trusted_proxies", format!("`{range}` is not an address range like `10.0.0.0/8`")));
+        }
         if self.hook_max_attempts == 0 {
             return Err(("hook_max_attempts", "must be at least 1".to_owned()));
         }
@@ -422,6 +435,7 @@ impl Default for Settings {
             social_connectors: BTreeMap::new(),
             hook_dispatch: true,
             hook_allowed_internal_targets: Vec::new(),
+            trusted_proxies: Vec::new(),
             hook_request_timeout_secs: 10,
             hook_max_attempts: RetryPolicy::default().max_attempts,
             hook_retry_base_ms: 5_000,
@@ -430,6 +444,8 @@ impl Default for Settings {
             hook_poll_interval_ms: 500,
             hook_delivery_retention_days: 7,
             account_page: true,
+            metrics: true,
+            metrics_bind: None,
         }
     }
 }
@@ -467,6 +483,7 @@ impl fmt::Debug for Settings {
             .field("social_connectors", &self.social_connectors)
             .field("hook_dispatch", &self.hook_dispatch)
             .field("hook_allowed_internal_targets", &self.hook_allowed_internal_targets)
+            .field("trusted_proxies", &self.trusted_proxies)
             .field("hook_request_timeout_secs", &self.hook_request_timeout_secs)
             .field("hook_max_attempts", &self.hook_max_attempts)
             .field("hook_retry_base_ms", &self.hook_retry_base_ms)
@@ -475,6 +492,8 @@ impl fmt::Debug for Settings {
             .field("hook_poll_interval_ms", &self.hook_poll_interval_ms)
             .field("hook_delivery_retention_days", &self.hook_delivery_retention_days)
             .field("account_page", &self.account_page)
+            .field("metrics", &self.metrics)
+            .field("metrics_bind", &self.metrics_bind)
             .finish()
     }
 }
@@ -669,6 +688,45 @@ mod tests {
     }
 
     #[test]
+    fn metrics_are_on_by_default_on_the_main_listener() {
+        Jail::expect_with(|jail| {
+            let settings = load_in(jail, None).expect("valid settings");
+            assert!(settings.metrics);
+            assert!(settings.metrics_bind.is_none());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn metrics_settings_come_from_the_environment_or_the_config_file() {
+        Jail::expect_with(|jail| {
+            let settings = load_in(jail, Some("metrics = false\nmetrics_bind = \"127.0.0.1:9100\"\n")).expect("valid");
+            assert!(!settings.metrics);
+            assert_eq!(settings.metrics_bind, Some("127.0.0.1:9100".parse().unwrap()));
+            jail.set_env("LATCHKEY_METRICS", "true");
+            jail.set_env("LATCHKEY_METRICS_BIND", "0.0.0.0:9200");
+            let settings = load_in(jail, None).expect("valid settings");
+            assert!(settings.metrics);
+            assert_eq!(settings.metrics_bind, Some("0.0.0.0:9200".parse().unwrap()));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_metrics_settings_name_the_variable() {
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_METRICS_BIND", "9100");
+            assert_eq!(invalid_key(load_in(jail, None)), "LATCHKEY_METRICS_BIND");
+            Ok(())
+        });
+        Jail::expect_with(|jail| {
+            jail.set_env("LATCHKEY_METRICS", "sometimes");
+            assert_eq!(invalid_key(load_in(jail, None)), "LATCHKEY_METRICS");
+            Ok(())
+        });
+    }
+
+    #[test]
     fn the_config_file_overrides_defaults_and_the_environment_overrides_the_file() {
         Jail::expect_with(|jail| {
             jail.set_env("LATCHKEY_BIND", "0.0.0.0:8080");
@@ -718,6 +776,19 @@ mod tests {
             jail.set_env("LATCHKEY_CORS_ALLOWED_ORIGINS", "https://app.example.com, http://localhost:5173,");
             let settings = load_in(jail, None).expect("valid settings");
             assert_eq!(settings.cors_allowed_origins, ["https://app.example.com", "http://localhost:5173"]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn trusted_proxies_come_comma_separated_from_the_environment_and_must_be_address_ranges() {
+        Jail::expect_with(|jail| {
+            assert!(load_in(jail, None).expect("valid settings").trusted_proxies.is_empty());
+            jail.set_env("LATCHKEY_TRUSTED_PROXIES", "10.0.0.0/8, ::1");
+            assert_eq!(load_in(jail, None).expect("valid settings").trusted_proxies, ["10.0.0.0/8", "::1"]);
+            jail.set_env("LATCHKEY_TRUSTED_PROXIES", "10.0.0.0/8,proxy.internal");
+            let error = load_in(jail, None).expect_err("a host name is not an address range").to_string();
+            assert!(error.contains("TRUSTED_PROXIES") && error.contains("proxy.internal"), "{error}");
             Ok(())
         });
     }

@@ -1,20 +1,22 @@
 //! Logs: a `tracing` subscriber writing human-readable or JSON lines to stdout (stderr for commands that print a
 //! result), and request logging for actix.
 //!
-//! Request logs carry the method, the path (without the query string, which may hold search terms about people),
-//! the status and the duration. Never headers (the `Authorization` header is a bearer token) and never bodies
-//! (passwords, codes).
+//! Request logs carry the request id (`X-Request-Id`, see `request_id.rs`), the method, the path (without the query
+//! string, which may hold search terms about people), the status and the duration. Never other headers (the
+//! `Authorization` header is a bearer token) and never bodies (passwords, codes).
 
 use std::io::IsTerminal;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::HeaderName;
 use actix_web::middleware::Next;
 use thiserror::Error;
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
+use crate::request_id::{REQUEST_ID_HEADER, RequestId};
 use crate::settings::LogFormat;
 
 /// Why logging could not be set up.
@@ -52,7 +54,8 @@ pub fn init(format: LogFormat, filter: &str, output: LogOutput) -> Result<(), Te
 }
 
 /// Actix middleware (use with `actix_web::middleware::from_fn`): one span per request, so that everything logged
-/// while handling it carries the method and path, and one line when the response is ready.
+/// while handling it carries the request id, method and path, and one line when the response is ready. The answer
+/// gets the `X-Request-Id` header (the caller's own when sane, see [`RequestId::for_request`]).
 #[expect(
     clippy::disallowed_methods,
     reason = "request duration is measured for the logs only; no decision depends on it"
@@ -61,9 +64,20 @@ pub async fn log_request(
     request: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let span = tracing::info_span!("request", method = %request.method(), path = %request.path());
+    let request_id = RequestId::for_request(request.headers());
+    let span = tracing::info_span!(
+        "request",
+        request_id = request_id.as_str(),
+        method = %request.method(),
+        path = %request.path()
+    );
     let started = std::time::Instant::now();
-    let result = next.call(request).instrument(span.clone()).await;
+    let mut result = next.call(request).instrument(span.clone()).await;
+    // An error (rather than an error response) from the services inside has taken the request with it, so it
+    // cannot become a response here; ours always answer with responses, which all get the header.
+    if let Ok(response) = &mut result {
+        response.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), request_id.header_value());
+    }
     let status = match &result {
         Ok(response) => response.status(),
         Err(error) => error.as_response_error().status_code(),

@@ -225,10 +225,11 @@ pub async fn sign_in(
     }
 }
 
-/// The TCP peer and `User-Agent` of a request, for its audit entries and webhook events.
+/// The client address (`latchkey_auth::client_ip`) and `User-Agent` of a request, for its audit entries and
+/// webhook events.
 pub(crate) fn request_origin(request: &HttpRequest) -> RequestOrigin {
     RequestOrigin {
-        ip: request.peer_addr().map(|address| address.ip().to_string()),
+        ip: latchkey_auth::client_ip(request).map(|address| address.to_string()),
         user_agent: request.headers().get(header::USER_AGENT).and_then(|value| value.to_str().ok()).map(str::to_owned),
     }
 }
@@ -343,9 +344,8 @@ fn parse_identifier(body: &IdentifierBody) -> Result<SignInIdentifier, ApiError>
 
 async fn issue_tokens(api: &SignInApi, request: &HttpRequest, signed_in: SignedIn) -> Result<HttpResponse, ApiError> {
     let user_agent = request.headers().get(header::USER_AGENT).and_then(|value| value.to_str().ok());
-    // The peer address, not a forwarded header: it cannot be forged by the client (behind a proxy it is the
-    // proxy's; the field is informative only).
-    let ip = request.peer_addr().map(|address| address.ip().to_string());
+    // The peer address, or the client a trusted proxy names: never a forwarded header the client wrote itself.
+    let ip = latchkey_auth::client_ip(request).map(|address| address.to_string());
     let issued = api
         .tokens
         .start(NewSession {

@@ -12,6 +12,7 @@
 //! Identity is read from the authority block only; facts appended by holders can narrow a token, never widen it.
 //! The fact and check vocabulary is documented in `docs/tokens.md`.
 
+pub mod client_ip;
 pub mod error_body;
 pub mod extractor;
 pub mod keys;
@@ -21,6 +22,7 @@ pub mod revocation;
 pub mod session_tokens;
 pub mod token;
 
+pub use client_ip::{TrustedProxies, client_ip};
 pub use extractor::{AuthError, TokenVerifier};
 pub use keys::{KeyRing, KeyRingError, root_key_id};
 pub use revocation::{RevocationCheck, RevocationError};

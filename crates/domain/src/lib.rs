@@ -17,6 +17,7 @@ pub mod hook;
 pub mod identifiers;
 pub mod ids;
 pub mod mfa;
+pub mod net;
 pub mod passkey;
 pub mod password;
 pub mod personal_access_token;

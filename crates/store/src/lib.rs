@@ -40,8 +40,9 @@ mod verification_records;
 
 use std::time::Duration;
 
+use latchkey_domain::ports::RepoError;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
 use thiserror::Error;
 
 pub use account_center::SeaAccountCenterRepository;
@@ -127,6 +128,12 @@ impl Store {
         latchkey_migrations::Migrator::up(&self.connection, None)
             .await
             .map_err(|error| StoreError::Migrate { reason: error.to_string() })
+    }
+
+    /// Whether the database answers: one `SELECT 1` on a pooled connection, for readiness checks. It waits as long
+    /// as the pool's acquire timeout; a caller that must answer sooner bounds it with its own timeout.
+    pub async fn ping(&self) -> Result<(), RepoError> {
+        self.connection.execute_unprepared("SELECT 1").await.map(|_| ()).map_err(db_errors::unavailable)
     }
 
     /// The underlying pool, for running migrations (`Migrator::up(store.connection(), None)`).

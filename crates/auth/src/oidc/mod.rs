@@ -182,8 +182,8 @@ impl RequestOrigin {
         Ok(Self {
             authorization: authorization.map(str::to_owned),
             user_agent: user_agent.map(str::to_owned),
-            // The peer, not a forwarded-for header a client could write itself.
-            ip: request.peer_addr().map(|address| address.ip().to_string()),
+            // The peer, or the client a trusted proxy names; never a forwarded-for header the client wrote itself.
+            ip: crate::client_ip(request).map(|address| address.to_string()),
         })
     }
 }

@@ -5,6 +5,8 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
+pub use crate::net::AddressRange;
+
 /// Addresses that are not on the public internet: loopback, private (RFC 1918, unique local), link-local (cloud
 /// metadata services live there), shared (CGNAT), unspecified, broadcast, multicast, documentation and the
 /// IPv4-mapped or -translated forms of any of those.
@@ -48,41 +50,6 @@ fn is_internal_v4(v4: Ipv4Addr) -> bool {
         || (a == 192 && b == 0 && v4.octets()[2] == 0) // IETF protocol assignments 192.0.0.0/24
         || (a == 198 && (b == 18 || b == 19)) // benchmarking 198.18.0.0/15
         || a >= 240 // reserved
-}
-
-/// An address range, written as CIDR (`127.0.0.0/8`, `::1/128`) in the server's settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AddressRange {
-    network: IpAddr,
-    prefix: u8,
-}
-
-impl AddressRange {
-    pub fn parse(cidr: &str) -> Option<Self> {
-        let (address, prefix) = match cidr.split_once('/') {
-            Some((address, prefix)) => (address.parse::<IpAddr>().ok()?, prefix.parse::<u8>().ok()?),
-            None => {
-                let address = cidr.parse::<IpAddr>().ok()?;
-                (address, if address.is_ipv4() { 32 } else { 128 })
-            }
-        };
-        let bits = if address.is_ipv4() { 32 } else { 128 };
-        (prefix <= bits).then_some(Self { network: address, prefix })
-    }
-
-    pub fn contains(&self, address: IpAddr) -> bool {
-        match (self.network, address.to_canonical()) {
-            (IpAddr::V4(network), IpAddr::V4(address)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
-                u32::from(network) & mask == u32::from(address) & mask
-            }
-            (IpAddr::V6(network), IpAddr::V6(address)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
-                u128::from(network) & mask == u128::from(address) & mask
-            }
-            _ => false,
-        }
-    }
 }
 
 /// The server's rule for delivery targets: public addresses always, internal ones only inside a configured range.

@@ -20,7 +20,7 @@ pub(crate) fn audit_context(caller: &ManagementCaller, request: &HttpRequest) ->
         Subject::Application(id) => Actor::Application { id: id.clone() },
         Subject::User(id) => Actor::User { id: id.as_str().to_owned() },
     };
-    let ip = request.peer_addr().map(|address| address.ip().to_string());
+    let ip = latchkey_auth::client_ip(request).map(|address| address.to_string());
     let user_agent = request.headers().get(header::USER_AGENT).and_then(|value| value.to_str().ok());
     AuditContext::new(actor)
         .with_application(claims.client_id.clone())
