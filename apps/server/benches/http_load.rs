@@ -7,10 +7,16 @@
 //! user with a password, signed in through `POST /api/sign-in` for an Account API token), then measures each request
 //! kind for `LATCHKEY_BENCH_SECONDS` after a warm-up: `GET /api/status` (the baseline), `GET` and `PATCH
 //! /api/my-account`, a page of `GET /api/users`, an email-prefix search and `GET /api/users/:id`. Every answer's
-//! status is checked: a non-2xx answer or a transport error counts as an error. It prints a Markdown table of
-//! requests/s, p50/p99/max latency (HdrHistogram, microsecond resolution), errors and each row's throughput as a
-//! share of `/api/status`. The server is stopped on every exit path (errors and panics drop its guard; Ctrl-C
-//! reaches it directly, as it is in the same process group).
+//! status is checked: a non-2xx answer or a transport error counts as an error. Then the token side: `client_credentials`
+//! grants at `POST /oidc/token`, password sign-ins at `POST /api/sign-in` (cycling through
+//! [`SIGN_IN_USERS`] users with passwords), `GET /api/my-account` again while a second set of workers floods
+//! password sign-ins (argon2 must not starve other requests), and token verification in process
+//! (`latchkey_auth::verify` on the Account API token against the server's `/oidc/jwks` key, one thread per core).
+//! It prints a Markdown table of requests/s, p50/p99/max latency (HdrHistogram, microsecond resolution), errors,
+//! each row's throughput as a share of `/api/status` and the server's resident memory after the row, then the
+//! figures the targets are about: idle and peak RSS, sign-ins/s against cores ÷ one argon2id verification (timed
+//! here, in process), and the flooded `GET /api/my-account` p99 against the idle one. The server is stopped on every
+//! exit path (errors and panics drop its guard; Ctrl-C reaches it directly, as it is in the same process group).
 //!
 //! Not a Criterion benchmark: the figures wanted are throughput and tail latency of a running server, so it is a
 //! plain program (`harness = false`). Run it with `scripts/bench-http.sh`, which builds the binary first.
@@ -25,6 +31,8 @@
 //! - `LATCHKEY_BENCH_SECONDS`: measured seconds per request kind (default 10).
 //! - `LATCHKEY_BENCH_CONCURRENCY`: concurrent closed-loop workers (default 16); also bounds the seeding.
 //! - `LATCHKEY_LOG`: the server's log filter (default `warn`, so that request logging is not measured).
+//! - `LATCHKEY_BENCH_SERVER_<KEY>`: passed to the server as `LATCHKEY_<KEY>` (e.g.
+//!   `LATCHKEY_BENCH_SERVER_PASSWORD_HASH_NICENESS=0`), since no other `LATCHKEY_*` variable reaches it.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -59,6 +67,14 @@ const LAST_NAMES: [&str; 16] = [
     "muller", "rossi", "kowalski", "singh", "chen",
 ];
 const EMAIL_DOMAINS: [&str; 4] = ["gmail.com", "example.org", "proton.me", "corp.example.com"];
+/// Variables with this prefix are server settings: `LATCHKEY_BENCH_SERVER_<KEY>` reaches the server as `LATCHKEY_<KEY>`.
+const SERVER_SETTING_PREFIX: &str = "LATCHKEY_BENCH_SERVER_";
+/// Users with passwords that the sign-in rows cycle through, so that sign-ins do not all write one user's row.
+const SIGN_IN_USERS: usize = 32;
+/// In-process argon2id verifications timed for the sign-in target (the median is used).
+const ARGON2_SAMPLES: usize = 15;
+/// How long the server idles after answering its first `/api/status` before its idle memory is read.
+const IDLE_SETTLE: Duration = Duration::from_secs(2);
 
 fn main() -> Result<(), BoxError> {
     let settings = Settings::from_env()?;
@@ -109,14 +125,17 @@ async fn run(settings: &Settings) -> Result<(), BoxError> {
     }
     println!("server: {} on {}", settings.binary.display(), server.endpoint);
     println!("database: {}", if settings.database_url.is_some() { "LATCHKEY_BENCH_DATABASE_URL" } else { "SQLite" });
-    let outcome = benchmark(settings, &api, &server).await;
+    tokio::time::sleep(IDLE_SETTLE).await;
+    let idle = server.memory()?;
+    println!("idle after start: RSS {}", mebibytes(idle.resident_kib));
+    let outcome = benchmark(settings, &api, &server, idle).await;
     if outcome.is_err() {
         eprintln!("the server's log:\n{}", server.log());
     }
     outcome
 }
 
-async fn benchmark(settings: &Settings, api: &Api, server: &Server) -> Result<(), BoxError> {
+async fn benchmark(settings: &Settings, api: &Api, server: &Server, idle: Memory) -> Result<(), BoxError> {
     let management = api.management_token(&server.client_id, &server.client_secret).await?;
     let existing = api.user_count(&management, "").await?;
     if existing == 0 {
@@ -138,9 +157,21 @@ async fn benchmark(settings: &Settings, api: &Api, server: &Server) -> Result<()
     println!("users: {users}; email prefixes {prefixes:?} match {matches:?} users");
 
     let account = sign_in_account_user(api, &management).await?;
-    let measured = measure_all(settings, api, &management, &account.token, ids, prefixes).await;
+    let sign_in_users = create_sign_in_users(api, &management).await;
+    let measured = match &sign_in_users {
+        Ok(users) => {
+            let context = Context { settings, api, server, management: &management, account: &account, users };
+            measure_all(&context, ids, prefixes).await
+        }
+        Err(_) => Err("could not create the sign-in users".into()),
+    };
+    for user in sign_in_users.iter().flatten() {
+        api.delete(&format!("/api/users/{}", user.id), &management).await;
+    }
     account.delete(api, &management).await;
     let rows = measured?;
+    let peak = server.memory()?;
+    let argon2 = argon2_verify_time()?;
 
     println!();
     println!(
@@ -153,18 +184,80 @@ async fn benchmark(settings: &Settings, api: &Api, server: &Server) -> Result<()
         std::thread::available_parallelism().map_or(0, usize::from),
     );
     print_table(&rows.rows);
+    println!();
+    print_targets(&rows, idle, peak, argon2);
     Ok(())
 }
 
+/// What the measuring needs besides the request builders.
+struct Context<'a> {
+    settings: &'a Settings,
+    api: &'a Api,
+    server: &'a Server,
+    management: &'a str,
+    account: &'a AccountUser,
+    users: &'a [SignInUser],
+}
+
+/// The targets against this run's figures: idle RSS under 40 MiB, password sign-ins at 90 % of cores ÷ one
+/// argon2id verification, and `GET /api/my-account` p99 under a sign-in flood within 2× the idle p99.
+fn print_targets(rows: &Rows, idle: Memory, peak: Memory, argon2: Duration) {
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    let verdict = |met: bool| if met { "met" } else { "MISSED" };
+    println!("| Target | Measured | Verdict |");
+    println!("|---|---|---|");
+    let idle_mib = idle.resident_kib as f64 / 1024.0;
+    println!(
+        "| idle RSS < 40 MiB | {idle_mib:.1} MiB (peak over the run: {}) | {} |",
+        mebibytes(peak.peak_kib),
+        verdict(idle_mib < 40.0)
+    );
+    let ceiling = cores as f64 / argon2.as_secs_f64();
+    if let Some(sign_ins) = rows.find(SIGN_IN_LABEL) {
+        let rate = sign_ins.per_second();
+        println!(
+            "| password sign-ins ≥ 90 % of {cores} cores ÷ {:.1} ms argon2id verify = {:.0}/s | {rate:.0}/s, {:.0} % | {} |",
+            argon2.as_secs_f64() * 1_000.0,
+            0.9 * ceiling,
+            100.0 * rate / ceiling,
+            verdict(rate >= 0.9 * ceiling),
+        );
+    }
+    if let (Some(quiet), Some(flooded)) = (rows.find(MY_ACCOUNT_LABEL), rows.find(FLOODED_LABEL)) {
+        let (quiet_p99, flooded_p99) =
+            (quiet.histogram.value_at_quantile(0.99), flooded.histogram.value_at_quantile(0.99));
+        let ratio = flooded_p99 as f64 / quiet_p99.max(1) as f64;
+        println!(
+            "| `GET /api/my-account` p99 under a sign-in flood < 2× idle ({}) | {} ({ratio:.2}×) | {} |",
+            milliseconds(quiet_p99),
+            milliseconds(flooded_p99),
+            verdict(ratio < 2.0),
+        );
+    }
+}
+
+/// One argon2id verification at the stored parameters, in process on one thread: the median of
+/// [`ARGON2_SAMPLES`], after one unmeasured run.
+fn argon2_verify_time() -> Result<Duration, BoxError> {
+    use latchkey_domain::password::{PlainPassword, hashing, import};
+    let password = PlainPassword::new("correct horse battery staple");
+    let stored = hashing::hash_password(&password)?;
+    import::verify(&password, &stored)?;
+    let mut samples: Vec<Duration> = (0..ARGON2_SAMPLES)
+        .map(|_| {
+            let started = now();
+            let _ = std::hint::black_box(import::verify(&password, &stored));
+            started.elapsed()
+        })
+        .collect();
+    samples.sort();
+    Ok(samples[samples.len() / 2])
+}
+
 /// Runs each request kind and returns its row; the PATCH row is "not served" unless a probe answers 200.
-async fn measure_all(
-    settings: &Settings,
-    api: &Api,
-    management: &str,
-    account_token: &str,
-    ids: Arc<Vec<String>>,
-    prefixes: Vec<String>,
-) -> Result<Rows, BoxError> {
+async fn measure_all(context: &Context<'_>, ids: Arc<Vec<String>>, prefixes: Vec<String>) -> Result<Rows, BoxError> {
+    let Context { settings, api, management, .. } = *context;
+    let account_token = context.account.token.as_str();
     let load_before = load_average();
     let endpoint = api.endpoint.clone();
     let mut cases: Vec<(&str, Option<Builder>)> = Vec::new();
@@ -174,7 +267,8 @@ async fn measure_all(
 
     let url = format!("{endpoint}/api/my-account");
     let token = account_token.to_owned();
-    cases.push(("GET /api/my-account", Some(Arc::new(move |client: &Client, _| client.get(&url).bearer_auth(&token)))));
+    let my_account: Builder = Arc::new(move |client: &Client, _| client.get(&url).bearer_auth(&token));
+    cases.push((MY_ACCOUNT_LABEL, Some(my_account.clone())));
 
     let url = format!("{endpoint}/api/my-account");
     let token = account_token.to_owned();
@@ -215,25 +309,134 @@ async fn measure_all(
         })),
     ));
 
+    let url = format!("{endpoint}/oidc/token");
+    let form = [
+        ("grant_type", "client_credentials".to_owned()),
+        ("client_id", context.server.client_id.clone()),
+        ("client_secret", context.server.client_secret.clone()),
+        ("resource", format!("{endpoint}/api")),
+        ("scope", "all".to_owned()),
+    ];
+    cases.push((
+        "POST /oidc/token (client_credentials)",
+        Some(Arc::new(move |client: &Client, _| client.post(&url).form(&form))),
+    ));
+
+    let sign_in = sign_in_builder(&endpoint, &context.account.app_id, context.users);
+    cases.push((SIGN_IN_LABEL, Some(sign_in.clone())));
+
     let duration = Duration::from_secs(settings.seconds);
     let mut rows = Vec::new();
     for (label, builder) in cases {
         let Some(builder) = builder else {
             println!("{label}: not served ({probe_status})");
-            rows.push(Row { label, measured: None, note: format!("not served ({probe_status})") });
+            rows.push(Row { label, measured: None, note: format!("not served ({probe_status})"), resident_kib: None });
             continue;
         };
         load(&api.client, &builder, settings.concurrency, WARM_UP).await?;
         let measured = load(&api.client, &builder, settings.concurrency, duration).await?;
+        rows.push(context.row(label, measured)?);
+    }
+
+    // The same Account API read while as many workers again sign in with passwords on their own connections.
+    let flood_client = Client::builder().tcp_nodelay(true).timeout(Duration::from_secs(60)).build()?;
+    let flood = load(&flood_client, &sign_in, settings.concurrency, WARM_UP + duration + WARM_UP);
+    let flooded = async {
+        tokio::time::sleep(WARM_UP).await;
+        load(&api.client, &my_account, settings.concurrency, duration).await
+    };
+    let (flood, flooded) = tokio::join!(flood, flooded);
+    let flood = flood?;
+    println!("sign-in flood alongside: {:.0} sign-ins/s, {} errors", flood.per_second(), flood.errors);
+    rows.push(context.row(FLOODED_LABEL, flooded?)?);
+
+    let verification = verify_in_process(api, account_token, duration).await?;
+    rows.push(context.row(VERIFY_LABEL, verification)?);
+    Ok(Rows { rows, load_before })
+}
+
+const MY_ACCOUNT_LABEL: &str = "GET /api/my-account";
+const SIGN_IN_LABEL: &str = "POST /api/sign-in (password)";
+const FLOODED_LABEL: &str = "GET /api/my-account during a sign-in flood";
+const VERIFY_LABEL: &str = "token verification (in process, one thread per core)";
+
+impl Context<'_> {
+    /// Prints a one-line summary of `measured` and makes its table row, with the server's memory after it.
+    fn row(&self, label: &'static str, measured: Measured) -> Result<Row, BoxError> {
         println!(
             "{label}: {:.0} requests/s, {} errors{}",
             measured.per_second(),
             measured.errors,
             measured.first_error.as_deref().map_or_else(String::new, |error| format!(", first: {error}"))
         );
-        rows.push(Row { label, measured: Some(measured), note: String::new() });
+        let resident_kib = Some(self.server.memory()?.resident_kib);
+        Ok(Row { label, measured: Some(measured), note: String::new(), resident_kib })
     }
-    Ok(Rows { rows, load_before })
+}
+
+/// Password sign-ins through `app_id`, call `n` signing in user `n mod users.len()`.
+fn sign_in_builder(endpoint: &str, app_id: &str, users: &[SignInUser]) -> Builder {
+    let url = format!("{endpoint}/api/sign-in");
+    let bodies: Vec<Value> = users
+        .iter()
+        .map(|user| {
+            json!({
+                "clientId": app_id,
+                "identifier": {"type": "username", "value": user.username},
+                "password": user.password,
+                "scope": "openid profile",
+            })
+        })
+        .collect();
+    Arc::new(move |client: &Client, call| {
+        client.post(&url).json(&bodies[usize::try_from(call).unwrap_or(0) % bodies.len()])
+    })
+}
+
+/// `latchkey_auth::verify` (the uncached path: signature, proof, Datalog checks and claims) of `token` for a `GET
+/// /api/my-account`, on one thread per core for `duration`, against the key the server publishes at `/oidc/jwks`.
+async fn verify_in_process(api: &Api, token: &str, duration: Duration) -> Result<Measured, BoxError> {
+    use latchkey_auth::{KeyRing, Operation, RequestFacts, TargetUser};
+    use latchkey_domain::{Clock, SystemClock};
+
+    let (jwks, _) = api.send_json(api.client.get(api.url("/oidc/jwks")), "the JWKS").await?;
+    let key = &jwks["keys"][0];
+    let x = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, string_field(key, "x")?)?;
+    let public_key = biscuit_auth::PublicKey::from_bytes(&x, biscuit_auth::Algorithm::Ed25519)?;
+    // A ring needs a signing key; a throwaway one signs nothing here.
+    let ring = KeyRing::new([("bench-unused".to_owned(), biscuit_auth::KeyPair::new())])?
+        .with_verification_key(string_field(key, "kid")?, public_key)?;
+    let request = RequestFacts {
+        operation: Operation::Read,
+        path: "/api/my-account".to_owned(),
+        target_user: Some(TargetUser::Caller),
+    };
+    latchkey_auth::verify(&ring, token, &request, SystemClock.now())?;
+
+    let (ring, request, token) = (Arc::new(ring), Arc::new(request), Arc::new(token.to_owned()));
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let started = now();
+    let deadline = started + duration;
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let (ring, request, token) = (ring.clone(), request.clone(), token.clone());
+            std::thread::spawn(move || -> Result<Measured, String> {
+                let mut measured = Measured::new().map_err(|error| error.to_string())?;
+                while now() < deadline {
+                    let begun = now();
+                    let outcome = latchkey_auth::verify(&ring, &token, &request, SystemClock.now());
+                    measured.record(begun, outcome.map(|_| ()).map_err(|error| error.to_string()));
+                }
+                Ok(measured)
+            })
+        })
+        .collect();
+    let mut total = Measured::new()?;
+    for worker in workers {
+        total.merge(worker.join().map_err(|_| "a verification thread panicked")??)?;
+    }
+    total.elapsed = started.elapsed();
+    Ok(total)
 }
 
 /// Builds the request of call number `call` (a counter shared by the workers).
@@ -244,10 +447,18 @@ struct Rows {
     load_before: String,
 }
 
+impl Rows {
+    fn find(&self, label: &str) -> Option<&Measured> {
+        self.rows.iter().find(|row| row.label == label).and_then(|row| row.measured.as_ref())
+    }
+}
+
 struct Row {
     label: &'static str,
     measured: Option<Measured>,
     note: String,
+    /// The server's resident memory right after the row.
+    resident_kib: Option<u64>,
 }
 
 struct Measured {
@@ -260,8 +471,39 @@ struct Measured {
 }
 
 impl Measured {
+    fn new() -> Result<Self, BoxError> {
+        Ok(Self {
+            histogram: Histogram::new_with_bounds(1, 60_000_000, 3)?,
+            requests: 0,
+            errors: 0,
+            first_error: None,
+            elapsed: Duration::ZERO,
+        })
+    }
+
     fn per_second(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+
+    /// Counts one request sent at `sent` that has just ended with `outcome`.
+    fn record(&mut self, sent: Instant, outcome: Result<(), String>) {
+        let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.requests += 1;
+        if let Err(error) = outcome {
+            self.errors += 1;
+            self.first_error.get_or_insert(error);
+        }
+        self.histogram.saturating_record(micros.max(1));
+    }
+
+    fn merge(&mut self, other: Self) -> Result<(), BoxError> {
+        self.histogram.add(&other.histogram)?;
+        self.requests += other.requests;
+        self.errors += other.errors;
+        if self.first_error.is_none() {
+            self.first_error = other.first_error;
+        }
+        Ok(())
     }
 }
 
@@ -280,44 +522,19 @@ async fn load(
     for _ in 0..concurrency {
         let (client, builder, calls) = (client.clone(), builder.clone(), calls.clone());
         workers.push(tokio::spawn(async move {
-            let mut measured = Measured {
-                histogram: Histogram::new_with_bounds(1, 60_000_000, 3)?,
-                requests: 0,
-                errors: 0,
-                first_error: None,
-                elapsed: Duration::ZERO,
-            };
+            let mut measured = Measured::new()?;
             while now() < deadline {
                 let call = calls.fetch_add(1, Ordering::Relaxed);
                 let request = builder(&client, call);
                 let sent = now();
-                let outcome = answer(request.send().await).await;
-                let micros = u64::try_from(sent.elapsed().as_micros()).unwrap_or(u64::MAX);
-                measured.requests += 1;
-                if let Err(error) = outcome {
-                    measured.errors += 1;
-                    measured.first_error.get_or_insert(error);
-                }
-                measured.histogram.saturating_record(micros.max(1));
+                measured.record(sent, answer(request.send().await).await);
             }
             Ok::<_, BoxError>(measured)
         }));
     }
-    let mut total = Measured {
-        histogram: Histogram::new_with_bounds(1, 60_000_000, 3)?,
-        requests: 0,
-        errors: 0,
-        first_error: None,
-        elapsed: Duration::ZERO,
-    };
+    let mut total = Measured::new()?;
     for worker in workers {
-        let measured = worker.await??;
-        total.histogram.add(&measured.histogram)?;
-        total.requests += measured.requests;
-        total.errors += measured.errors;
-        if total.first_error.is_none() {
-            total.first_error = measured.first_error;
-        }
+        total.merge(worker.await??)?;
     }
     total.elapsed = started.elapsed();
     Ok(total)
@@ -337,16 +554,16 @@ async fn answer(sent: reqwest::Result<Response>) -> Result<(), String> {
 
 fn print_table(rows: &[Row]) {
     let baseline = rows.iter().find_map(|row| row.measured.as_ref()).map_or(0.0, Measured::per_second);
-    println!("| Request | Requests/s | vs /api/status | p50 | p99 | max | Errors |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
+    println!("| Request | Requests/s | vs /api/status | p50 | p99 | max | Errors | RSS after |");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     for row in rows {
         let Some(measured) = &row.measured else {
-            println!("| `{}` | {} | | | | | |", row.label, row.note);
+            println!("| `{}` | {} | | | | | | |", row.label, row.note);
             continue;
         };
         let histogram = &measured.histogram;
         println!(
-            "| `{}` | {:.0} | {:.1} % | {} | {} | {} | {} of {} |",
+            "| `{}` | {:.0} | {:.1} % | {} | {} | {} | {} of {} | {} |",
             row.label,
             measured.per_second(),
             100.0 * measured.per_second() / baseline,
@@ -355,8 +572,13 @@ fn print_table(rows: &[Row]) {
             milliseconds(histogram.max()),
             measured.errors,
             measured.requests,
+            row.resident_kib.map_or_else(String::new, mebibytes),
         );
     }
+}
+
+fn mebibytes(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
 }
 
 fn milliseconds(micros: u64) -> String {
@@ -426,6 +648,28 @@ fn like_prefix(prefix: &str) -> String {
     url::form_urlencoded::byte_serialize(format!("{prefix}%").as_bytes()).collect()
 }
 
+/// A user the sign-in rows sign in with a password.
+struct SignInUser {
+    id: String,
+    username: String,
+    password: String,
+}
+
+/// [`SIGN_IN_USERS`] users with random passwords, created through `POST /api/users`.
+async fn create_sign_in_users(api: &Api, management: &str) -> Result<Vec<SignInUser>, BoxError> {
+    let run = format!("{:08x}", rand::random::<u32>());
+    let mut users = Vec::with_capacity(SIGN_IN_USERS);
+    for index in 0..SIGN_IN_USERS {
+        let username = format!("signin_{run}_{index}");
+        let password = format!("{:016x}{:016x}", rand::random::<u64>(), rand::random::<u64>());
+        let body = json!({"username": username, "password": password});
+        let created = api.send_json(api.request(Method::POST, "/api/users", management).json(&body), "a sign-in user");
+        let (user, _) = created.await?;
+        users.push(SignInUser { id: string_field(&user, "id")?, username, password });
+    }
+    Ok(users)
+}
+
 /// The signed-in user of the Account API rows, with the app it signed in through.
 struct AccountUser {
     user_id: String,
@@ -437,10 +681,7 @@ impl AccountUser {
     /// Leaves a kept database as it was (but for the account center, which stays enabled).
     async fn delete(&self, api: &Api, management: &str) {
         for path in [format!("/api/users/{}", self.user_id), format!("/api/applications/{}", self.app_id)] {
-            let deleted = api.request(Method::DELETE, &path, management).send().await;
-            if !deleted.as_ref().is_ok_and(|response| response.status().is_success()) {
-                eprintln!("could not delete {path}: {deleted:?}");
-            }
+            api.delete(&path, management).await;
         }
     }
 }
@@ -527,6 +768,11 @@ impl Server {
         if let Some(url) = &settings.database_url {
             command.env("LATCHKEY_DATABASE_URL", url);
         }
+        for (name, value) in std::env::vars() {
+            if let Some(key) = name.strip_prefix(SERVER_SETTING_PREFIX) {
+                command.env(format!("LATCHKEY_{key}"), value);
+            }
+        }
         let child = command.spawn().map_err(|error| format!("starting {}: {error}", settings.binary.display()))?;
         Ok(Self { child, endpoint, client_id, client_secret, log_path, _work_dir: work_dir })
     }
@@ -544,6 +790,19 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Err(format!("the server did not answer {}/api/status within {START_TIMEOUT:?}", self.endpoint).into())
+    }
+
+    /// The server's resident and peak resident memory (`VmRSS`, `VmHWM` of `/proc/<pid>/status`, Linux).
+    fn memory(&self) -> Result<Memory, BoxError> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(name))
+                .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+                .ok_or_else(|| format!("no {name} in /proc/{}/status", self.child.id()))
+        };
+        Ok(Memory { resident_kib: field("VmRSS:")?, peak_kib: field("VmHWM:")? })
     }
 
     fn log(&self) -> String {
@@ -572,6 +831,14 @@ impl Drop for Server {
     }
 }
 
+/// The server's memory at one moment, in KiB.
+#[derive(Debug, Clone, Copy)]
+struct Memory {
+    resident_kib: u64,
+    /// The most the process has had resident since it started.
+    peak_kib: u64,
+}
+
 /// The public API, for the set-up.
 #[derive(Clone)]
 struct Api {
@@ -586,6 +853,14 @@ impl Api {
 
     fn request(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
         self.client.request(method, self.url(path)).bearer_auth(token)
+    }
+
+    /// Deletes what `path` names; a failure is reported, not fatal (it only leaves a kept database less tidy).
+    async fn delete(&self, path: &str, token: &str) {
+        let deleted = self.request(Method::DELETE, path, token).send().await;
+        if !deleted.as_ref().is_ok_and(|response| response.status().is_success()) {
+            eprintln!("could not delete {path}: {deleted:?}");
+        }
     }
 
     /// Sends `request` and returns its JSON body and `Total-Number` header; anything but a 2xx is an error.

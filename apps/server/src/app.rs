@@ -23,7 +23,7 @@ use latchkey_domain::UserRepository;
 use latchkey_domain::account_center::AccountCenterRepository;
 use latchkey_domain::hook::delivery::RetryPolicy;
 use latchkey_domain::hook::target::{AddressRange, TargetPolicy};
-use latchkey_domain::password::{BlockingPoolHasher, PasswordHasher};
+use latchkey_domain::password::{HashingThreads, PasswordHasher};
 use latchkey_domain::secret_box::{self, SecretBox};
 use latchkey_domain::secrets::OpaqueSecret;
 use latchkey_domain::service::{AccountService, CodeSignInPorts, Ports, SignInPorts, SignInService, UserAdminService};
@@ -114,6 +114,8 @@ pub enum StartupError {
     Bind { address: SocketAddr, source: io::Error },
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
+    #[error("cannot start the password hashing threads: {0}")]
+    HashingThreads(io::Error),
     #[error("the server stopped with an error: {0}")]
     Serve(io::Error),
 }
@@ -294,11 +296,26 @@ impl fmt::Debug for Application {
     }
 }
 
+/// The password hasher: `password_hash_concurrency` threads of its own at nice `password_hash_niceness`.
+fn password_hasher(settings: &Settings) -> Result<HashingThreads, StartupError> {
+    let niceness = i32::from(settings.password_hash_niceness);
+    HashingThreads::new(settings.password_hash_concurrency.get(), move || {
+        // On Linux the nice value belongs to the thread (setpriority(2), "BUGS"), so this lowers only the hashing
+        // thread. Raising a nice value needs no privilege; where it fails the hashing still works, at the default.
+        if niceness > 0
+            && let Err(error) = rustix::process::setpriority_process(None, niceness)
+        {
+            tracing::warn!(%error, niceness, "could not lower the password hashing thread's priority");
+        }
+    })
+    .map_err(StartupError::HashingThreads)
+}
+
 impl AppState {
     fn new(settings: &Settings, store: Store, keys: crate::data_dir::Keys) -> Result<Self, StartupError> {
         Ok(AppState {
             store,
-            password_hasher: Arc::new(BlockingPoolHasher::new(settings.password_hash_concurrency.get())),
+            password_hasher: Arc::new(password_hasher(settings)?),
             secret_box: Arc::new(keys.secret_box.into_secret_box()?),
             key_ring: Arc::new(key_ring(&keys.signing)?),
             endpoint: settings.endpoint.clone(),

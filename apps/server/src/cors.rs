@@ -31,7 +31,13 @@ const ALLOWED_METHODS: [Method; 6] =
 const ALLOWED_HEADERS: [header::HeaderName; 3] = [header::AUTHORIZATION, header::CONTENT_TYPE, header::IF_MATCH];
 /// Response headers a front end may read, on both APIs: pagination (`Total-Number`, `Link`: the Management API's
 /// lists and the Account API's activity log) and the entity tag of user reads, for `If-Match`.
-const EXPOSED_HEADERS: [&str; 3] = [latchkey_domain::ports::Pagination::TOTAL_NUMBER_HEADER, "Link", "ETag"];
+const EXPOSED_HEADERS: [&str; 4] = [
+    latchkey_domain::ports::Pagination::TOTAL_NUMBER_HEADER,
+    "Link",
+    "ETag",
+    // So that a browser client can quote the id of a failed request to support.
+    crate::request_id::REQUEST_ID_HEADER,
+];
 /// The Account API's request headers: those above, plus the verification record that sensitive changes carry.
 const ACCOUNT_API_ALLOWED_HEADERS: [&str; 4] = ["authorization", "content-type", "if-match", "logto-verification-id"];
 /// How long a browser may cache a preflight answer, in seconds.

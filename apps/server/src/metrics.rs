@@ -54,6 +54,7 @@ pub struct Metrics {
     registry: Registry,
     http_requests: IntCounterVec,
     http_request_duration: HistogramVec,
+    http_requests_in_flight: IntGauge,
     sign_in_attempts: IntCounterVec,
     sentinel_lockouts: IntCounter,
     token_verifications: IntCounterVec,
@@ -77,6 +78,10 @@ impl Metrics {
                 "Time to answer an HTTP request, by method, route pattern and status class (2xx, 4xx, …).",
             ),
             &["method", "route", "status_class"],
+        )?;
+        let http_requests_in_flight = IntGauge::new(
+            "latchkey_http_requests_in_flight",
+            "HTTP requests being handled now (read, not yet answered), this scrape included.",
         )?;
         let sign_in_attempts = IntCounterVec::new(
             Opts::new(
@@ -104,6 +109,7 @@ impl Metrics {
             IntGauge::new("latchkey_db_pool_max_connections", "The most connections the database pool opens.")?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_request_duration.clone()))?;
+        registry.register(Box::new(http_requests_in_flight.clone()))?;
         registry.register(Box::new(sign_in_attempts.clone()))?;
         registry.register(Box::new(sentinel_lockouts.clone()))?;
         registry.register(Box::new(token_verifications.clone()))?;
@@ -113,6 +119,7 @@ impl Metrics {
             registry,
             http_requests,
             http_request_duration,
+            http_requests_in_flight,
             sign_in_attempts,
             sentinel_lockouts,
             token_verifications,
@@ -193,7 +200,9 @@ pub async fn record_request(
     };
     let method = method_label(request.method());
     let started = std::time::Instant::now();
+    let in_flight = InFlight::enter(&metrics.http_requests_in_flight);
     let result = next.call(request).await;
+    drop(in_flight);
     let elapsed_secs = started.elapsed().as_secs_f64();
     match &result {
         Ok(response) => {
@@ -214,6 +223,23 @@ pub async fn record_request(
         }
     }
     result
+}
+
+/// One request counted in `latchkey_http_requests_in_flight` until dropped, also when the client goes away and the
+/// request's future is dropped unfinished.
+struct InFlight<'a>(&'a IntGauge);
+
+impl<'a> InFlight<'a> {
+    fn enter(gauge: &'a IntGauge) -> Self {
+        gauge.inc();
+        Self(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 /// `GET /metrics`: every series in Prometheus' text format.

@@ -47,9 +47,9 @@ pub async fn swagger_json(state: web::Data<AppState>) -> HttpResponse {
             extensions beyond Logto. Errors carry Logto's body `{code, message, data?}` (`ErrorBody`); the token \
             endpoints answer RFC 6749 error bodies with Logto's `code` and `message` added."
     ),
-    paths(crate::app::status, crate::app::jwks, swagger_json),
+    paths(crate::app::status, crate::readiness::ready, crate::app::jwks, swagger_json),
     components(schemas(latchkey_auth::error_body::ErrorBody)),
-    tags((name = "Server", description = "Liveness and this document.")),
+    tags((name = "Server", description = "Liveness, readiness and this document.")),
     modifiers(&SecuritySchemes),
 )]
 struct ServerDoc;

@@ -331,12 +331,22 @@ fn authorize(biscuit: &Biscuit, request: &RequestFacts, now: Timestamp) -> Resul
     Ok(Principal { claims, blocks: biscuit.block_count() })
 }
 
+/// Most `(` and `!` one check given to [`attenuate`] may hold, counted everywhere in its text (string literals
+/// included, so that no quoting can hide any). biscuit's Datalog parser recurses once per parenthesis and per
+/// negation with no bound of its own: about 1,500 nested parentheses overflow an 8 MiB main thread and about 350 a
+/// 2 MiB spawned one, which aborts the process (found by `fuzz/fuzz_targets/token_attenuation.rs`). Checks people
+/// write hold a handful.
+pub const MAX_CHECK_NESTING: usize = 64;
+
 /// Appends one block of `checks` (Datalog, such as `check if operation("read")`) to `token`, as any holder can
 /// without a key. The result is only as valid as the token it narrows.
 pub fn attenuate(token: &str, checks: &[&str]) -> Result<String, TokenError> {
     let parent = UnverifiedBiscuit::from_base64(token).map_err(|_| TokenError::Malformed)?;
     let mut block = BlockBuilder::new();
     for check in checks {
+        if check.chars().filter(|character| matches!(character, '(' | '!')).count() > MAX_CHECK_NESTING {
+            return Err(TokenError::InvalidCheck(format!("more than {MAX_CHECK_NESTING} `(` and `!`")));
+        }
         block = block.check(*check).map_err(|error| TokenError::InvalidCheck(error.to_string()))?;
     }
     parent.append(block).and_then(|token| token.to_base64()).map_err(|_| TokenError::Malformed)
@@ -573,6 +583,20 @@ mod tests {
         assert!(overlong.len() > MAX_CACHED_TOKEN_LEN);
         verify_cached(&keys, &cache, &overlong, &my_account(Operation::Read), NOW).unwrap();
         assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn a_deeply_nested_check_is_refused_instead_of_overflowing_the_parsers_stack() {
+        // Reproducer from fuzz/fuzz_targets/token_attenuation.rs; 2,000 levels overflow even an 8 MiB main thread.
+        let depth = 2_000;
+        let nested = format!("check if {}true{}", "(".repeat(depth), ")".repeat(depth));
+        let negated = format!("check if {}true", "!".repeat(depth));
+        for check in [nested, negated] {
+            assert!(matches!(attenuate(&token(&ring()), &[&check]), Err(TokenError::InvalidCheck(_))));
+        }
+
+        let at_the_limit = format!("check if {}true{}", "(".repeat(MAX_CHECK_NESTING), ")".repeat(MAX_CHECK_NESTING));
+        attenuate(&token(&ring()), &[&at_the_limit]).unwrap();
     }
 
     #[test]

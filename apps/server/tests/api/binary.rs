@@ -161,6 +161,32 @@ async fn migrate_twice_is_harmless() {
     assert!(first.status.success() && second.status.success(), "stderr: {:?}", stderr_lines(&second));
 }
 
+/// Password hashing runs on threads of its own at the configured nice value, so that a sign-in flood yields the CPU
+/// to other requests (Linux: the nice value is per thread, read from `/proc/<pid>/task/<tid>/stat`).
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn password_hashing_runs_on_its_own_threads_at_the_configured_nice_value() {
+    let dir = TempDir::new().unwrap();
+    let mut command = latchkey(dir.path());
+    command.env("LATCHKEY_PASSWORD_HASH_CONCURRENCY", "3").env("LATCHKEY_PASSWORD_HASH_NICENESS", "7");
+    let mut server = RunningServer::start(command).await;
+
+    let mut niceness = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{}/task", server.pid())).unwrap() {
+        let task = task.unwrap().path();
+        let Ok(name) = std::fs::read_to_string(task.join("comm")) else { continue };
+        if name.starts_with("latchkey-hash-") {
+            let stat = std::fs::read_to_string(task.join("stat")).unwrap();
+            // Fields after the parenthesised name, from the state (field 3) on; the nice value is field 19.
+            let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+            niceness.push(fields[16].parse::<i32>().unwrap());
+        }
+    }
+
+    assert_eq!(niceness, [7, 7, 7]);
+    assert_eq!(server.stop_with(Signal::SIGTERM).await.code(), Some(0));
+}
+
 #[tokio::test]
 async fn sigterm_stops_a_running_server_with_exit_code_0() {
     let dir = TempDir::new().unwrap();
@@ -344,6 +370,11 @@ pub(crate) struct RunningServer {
 }
 
 impl RunningServer {
+    /// The server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id().expect("the server is running")
+    }
+
     pub(crate) async fn start(mut command: Command) -> Self {
         command.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = command.spawn().expect("the server starts");
@@ -377,12 +408,27 @@ impl RunningServer {
     }
 
     pub(crate) async fn stop_with(&mut self, signal: Signal) -> std::process::ExitStatus {
+        self.signal(signal);
+        self.wait_for_exit().await
+    }
+
+    /// Sends `signal` and returns at once, without waiting for the server to act on it.
+    pub(crate) fn signal(&self, signal: Signal) {
         let pid = self.child.id().expect("the server is running");
         kill(Pid::from_raw(i32::try_from(pid).expect("a pid fits i32")), signal).expect("signalling the server");
+    }
+
+    /// Waits until the process has exited (for at most a minute).
+    pub(crate) async fn wait_for_exit(&mut self) -> std::process::ExitStatus {
         tokio::time::timeout(PATIENCE, self.child.wait())
             .await
             .expect("the server stops in time")
             .expect("waiting for the server")
+    }
+
+    /// Whether the process is still running: it has neither exited nor been killed (a panic that ends it included).
+    pub(crate) fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("asking whether the server has exited").is_none()
     }
 
     /// Everything the server wrote to stderr, once it has exited.

@@ -159,7 +159,7 @@ async fn a_request_from_an_allowed_origin_may_read_the_pagination_and_etag_heade
     let headers = response.headers();
     assert_eq!(header(headers, "access-control-allow-origin"), Some(ALLOWED));
     let exposed = list(headers, "access-control-expose-headers");
-    for expected in ["total-number", "link", "etag"] {
+    for expected in ["total-number", "link", "etag", "x-request-id"] {
         assert!(exposed.contains(&expected.to_owned()), "{expected} in {exposed:?}");
     }
     assert_eq!(header(headers, "access-control-allow-credentials"), None);
@@ -254,7 +254,7 @@ async fn an_account_api_preflight_and_call_from_any_origin_succeed_by_default() 
         assert_eq!(header(headers, "access-control-allow-origin"), Some("*"), "on {}", app.backend);
         // The account's entity tag, and the pagination of the activity log.
         let exposed = list(headers, "access-control-expose-headers");
-        for expected in ["etag", "total-number", "link"] {
+        for expected in ["etag", "total-number", "link", "x-request-id"] {
             assert!(exposed.contains(&expected.to_owned()), "{expected} in {exposed:?} on {}", app.backend);
         }
         assert!(header(headers, "etag").is_some(), "on {}", app.backend);

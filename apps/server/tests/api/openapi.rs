@@ -11,6 +11,7 @@ use crate::helpers::{TestApp, spawn_app};
 /// `#[utoipa::path]` (or documented but not served) fails the tests below until this list and the document agree.
 const SERVED_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/status"),
+    ("GET", "/api/status/ready"),
     ("GET", "/api/swagger.json"),
     ("GET", "/oidc/jwks"),
     ("POST", "/oidc/token"),
@@ -132,6 +133,7 @@ const SERVED_ROUTES: &[(&str, &str)] = &[
 
 /// The Latchkey extensions among them (spec §5 and the sign-in API).
 const EXTENSIONS: &[(&str, &str)] = &[
+    ("GET", "/api/status/ready"),
     ("POST", "/api/hooks/{id}/recent-logs/{logId}/resend"),
     ("POST", "/api/sign-in"),
     ("POST", "/api/sign-in/mfa"),

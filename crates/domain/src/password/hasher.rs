@@ -58,6 +58,8 @@ fn verify_evenly(password: &PlainPassword, stored: &StoredPassword) -> Result<Pa
 
 #[cfg(feature = "tokio")]
 pub use blocking_pool::BlockingPoolHasher;
+#[cfg(feature = "tokio")]
+pub use hashing_threads::HashingThreads;
 
 #[cfg(feature = "tokio")]
 mod blocking_pool {
@@ -147,6 +149,177 @@ mod blocking_pool {
             // Nothing to report: the only failure is a panicked task, and the caller answers "wrong credentials"
             // either way.
             self.run(move || hashing::dummy_verify(&password)).await.ok();
+        }
+    }
+}
+
+#[cfg(feature = "tokio")]
+mod hashing_threads {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::{Arc, Mutex, mpsc};
+
+    use async_trait::async_trait;
+    use tokio::sync::oneshot;
+
+    use super::{PasswordHasher, verify_evenly};
+    use crate::password::{PasswordCheck, PasswordError, PlainPassword, StoredPassword, hashing};
+
+    type Job = Box<dyn FnOnce() + Send>;
+
+    /// Runs the hashing on `limit` threads of its own, fed from one queue.
+    ///
+    /// Unlike [`super::BlockingPoolHasher`], the threads are the hasher's alone, so the embedding program can set
+    /// them up once as they start (`on_start`): the server lowers their scheduling priority, so that a flood of
+    /// password sign-ins uses the CPU the other requests leave over instead of taking turns with them. The thread
+    /// count bounds CPU and memory (19 MiB per argon2 at our parameters) as the semaphore does there; further
+    /// requests queue. The threads stop once the last clone of the hasher is dropped and the queue is empty.
+    #[derive(Clone)]
+    pub struct HashingThreads {
+        jobs: mpsc::Sender<Job>,
+        limit: usize,
+    }
+
+    impl std::fmt::Debug for HashingThreads {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("HashingThreads").field("limit", &self.limit).finish_non_exhaustive()
+        }
+    }
+
+    impl HashingThreads {
+        /// Starts `limit` threads (at least one), named `latchkey-hash-<n>`, each calling `on_start` first.
+        pub fn new(limit: usize, on_start: impl Fn() + Send + Sync + 'static) -> std::io::Result<Self> {
+            let limit = limit.max(1);
+            let (jobs, queue) = mpsc::channel::<Job>();
+            let queue = Arc::new(Mutex::new(queue));
+            let on_start = Arc::new(on_start);
+            for index in 0..limit {
+                let (queue, on_start) = (Arc::clone(&queue), Arc::clone(&on_start));
+                std::thread::Builder::new().name(format!("latchkey-hash-{index}")).spawn(move || {
+                    on_start();
+                    loop {
+                        // The lock is held only while waiting for a job, never while hashing.
+                        let next = queue.lock().map_err(drop).and_then(|queue| queue.recv().map_err(drop));
+                        let Ok(job) = next else { return };
+                        // A panicking job drops its answer channel (the caller gets an error); the thread lives on.
+                        let _ = catch_unwind(AssertUnwindSafe(job));
+                    }
+                })?;
+            }
+            Ok(Self { jobs, limit })
+        }
+
+        /// How many hashes may run at once.
+        pub fn limit(&self) -> usize {
+            self.limit
+        }
+
+        async fn run<T, F>(&self, work: F) -> Result<T, PasswordError>
+        where
+            T: Send + 'static,
+            F: FnOnce() -> T + Send + 'static,
+        {
+            let (answer, answered) = oneshot::channel();
+            // If the caller gives up waiting, the job still runs (and counts against the limit) until it ends.
+            let job: Job = Box::new(move || {
+                let _ = answer.send(work());
+            });
+            self.jobs
+                .send(job)
+                .map_err(|_| PasswordError::Hashing("the password hashing threads have stopped".to_owned()))?;
+            answered.await.map_err(|_| PasswordError::Hashing("the password hashing job failed".to_owned()))
+        }
+    }
+
+    #[async_trait]
+    impl PasswordHasher for HashingThreads {
+        async fn hash(&self, password: &PlainPassword) -> Result<StoredPassword, PasswordError> {
+            let password = password.clone();
+            self.run(move || hashing::hash_password(&password)).await?
+        }
+
+        async fn verify(
+            &self,
+            password: &PlainPassword,
+            stored: &StoredPassword,
+        ) -> Result<PasswordCheck, PasswordError> {
+            let (password, stored) = (password.clone(), stored.clone());
+            self.run(move || verify_evenly(&password, &stored)).await?
+        }
+
+        async fn dummy_verify(&self, password: &PlainPassword) {
+            let password = password.clone();
+            // As for the blocking pool: the caller answers "wrong credentials" whatever happens here.
+            self.run(move || hashing::dummy_verify(&password)).await.ok();
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use std::collections::HashSet;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use super::*;
+
+        #[tokio::test]
+        async fn the_threads_hash_and_verify_and_each_ran_its_start_hook_once() {
+            let started = Arc::new(AtomicUsize::new(0));
+            let counter = Arc::clone(&started);
+            let hasher = HashingThreads::new(2, move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+            let password = PlainPassword::new("Tr0ub4dor&3");
+
+            let stored = hasher.hash(&password).await.unwrap();
+
+            assert_eq!(hasher.verify(&password, &stored).await, Ok(PasswordCheck::Match { needs_rehash: false }));
+            assert_eq!(hasher.verify(&PlainPassword::new("nope"), &stored).await, Ok(PasswordCheck::Mismatch));
+            hasher.dummy_verify(&password).await;
+            assert_eq!(started.load(Ordering::SeqCst), 2);
+            assert_eq!(hasher.limit(), 2);
+            assert_eq!(HashingThreads::new(0, || {}).unwrap().limit(), 1);
+        }
+
+        #[tokio::test]
+        async fn the_work_runs_on_the_hashers_own_threads_at_most_limit_at_once() {
+            let hasher = HashingThreads::new(2, || {}).unwrap();
+            let running = Arc::new(AtomicUsize::new(0));
+            let most = Arc::new(AtomicUsize::new(0));
+
+            let jobs: Vec<_> = (0..8)
+                .map(|_| {
+                    let (hasher, running, most) = (hasher.clone(), Arc::clone(&running), Arc::clone(&most));
+                    tokio::spawn(async move {
+                        hasher
+                            .run(move || {
+                                let now_running = running.fetch_add(1, Ordering::SeqCst) + 1;
+                                most.fetch_max(now_running, Ordering::SeqCst);
+                                std::thread::sleep(std::time::Duration::from_millis(20));
+                                running.fetch_sub(1, Ordering::SeqCst);
+                                std::thread::current().name().map(str::to_owned)
+                            })
+                            .await
+                    })
+                })
+                .collect();
+            let mut names = HashSet::new();
+            for job in jobs {
+                names.insert(job.await.unwrap().unwrap());
+            }
+
+            assert_eq!(most.load(Ordering::SeqCst), 2);
+            let expected: HashSet<_> = ["latchkey-hash-0", "latchkey-hash-1"].map(|name| Some(name.to_owned())).into();
+            assert_eq!(names, expected);
+        }
+
+        #[tokio::test]
+        async fn a_panicking_job_is_an_error_and_the_thread_keeps_serving() {
+            let hasher = HashingThreads::new(1, || {}).unwrap();
+
+            let failed = hasher.run(|| -> u8 { panic!("a broken hash") }).await;
+
+            assert!(matches!(failed, Err(PasswordError::Hashing(_))));
+            assert_eq!(hasher.run(|| 7).await, Ok(7));
         }
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 #[cfg(feature = "tokio")]
-pub use hasher::BlockingPoolHasher;
+pub use hasher::{BlockingPoolHasher, HashingThreads};
 pub use hasher::{InlinePasswordHasher, PasswordHasher};
 pub use policy::{PasswordPolicy, PasswordUserInfo, PolicyIssue};
 

@@ -26,6 +26,8 @@ pub use body::{
     ProfileBody, SuspensionBody, UserBody,
 };
 pub(crate) use context::{WriteRequest, audit_context, with_etag};
+/// Public for the fuzz target `search_query` (fuzz/), which feeds it arbitrary query strings.
+pub use query::user_search;
 
 use crate::error::ApiError;
 use crate::guard::{ManagementCaller, ManagementConfig};
