@@ -56,6 +56,37 @@ fn verify_evenly(password: &PlainPassword, stored: &StoredPassword) -> Result<Pa
     outcome
 }
 
+/// Where a hasher runs CPU-heavy work away from the async workers; the port's three methods follow from it.
+#[cfg(feature = "tokio")]
+#[async_trait]
+trait OffloadedWork: Send + Sync {
+    async fn run<T, F>(&self, work: F) -> Result<T, PasswordError>
+    where
+        T: Send + 'static,
+        F: FnOnce() -> T + Send + 'static;
+}
+
+#[cfg(feature = "tokio")]
+#[async_trait]
+impl<H: OffloadedWork> PasswordHasher for H {
+    async fn hash(&self, password: &PlainPassword) -> Result<StoredPassword, PasswordError> {
+        let password = password.clone();
+        self.run(move || hashing::hash_password(&password)).await?
+    }
+
+    async fn verify(&self, password: &PlainPassword, stored: &StoredPassword) -> Result<PasswordCheck, PasswordError> {
+        let (password, stored) = (password.clone(), stored.clone());
+        self.run(move || verify_evenly(&password, &stored)).await?
+    }
+
+    async fn dummy_verify(&self, password: &PlainPassword) {
+        let password = password.clone();
+        // Nothing to report: the only failure is a panicked job, and the caller answers "wrong credentials" either
+        // way.
+        self.run(move || hashing::dummy_verify(&password)).await.ok();
+    }
+}
+
 #[cfg(feature = "tokio")]
 pub use blocking_pool::BlockingPoolHasher;
 #[cfg(feature = "tokio")]
@@ -69,8 +100,8 @@ mod blocking_pool {
     use async_trait::async_trait;
     use tokio::sync::Semaphore;
 
-    use super::{PasswordHasher, verify_evenly};
-    use crate::password::{PasswordCheck, PasswordError, PlainPassword, StoredPassword, hashing};
+    use super::OffloadedWork;
+    use crate::password::PasswordError;
 
     /// Runs the hashing on tokio's blocking pool, at most `limit` at a time.
     ///
@@ -95,6 +126,14 @@ mod blocking_pool {
             self.limit
         }
 
+        #[cfg(test)]
+        pub(super) fn semaphore(&self) -> &Arc<Semaphore> {
+            &self.permits
+        }
+    }
+
+    #[async_trait]
+    impl OffloadedWork for BlockingPoolHasher {
         async fn run<T, F>(&self, work: F) -> Result<T, PasswordError>
         where
             T: Send + 'static,
@@ -114,41 +153,12 @@ mod blocking_pool {
             .await
             .map_err(|error| PasswordError::Hashing(format!("the password hashing task failed: {error}")))
         }
-
-        #[cfg(test)]
-        pub(super) fn semaphore(&self) -> &Arc<Semaphore> {
-            &self.permits
-        }
     }
 
     impl Default for BlockingPoolHasher {
         /// One hash at a time per CPU.
         fn default() -> Self {
             Self::new(std::thread::available_parallelism().map_or(1, NonZeroUsize::get))
-        }
-    }
-
-    #[async_trait]
-    impl PasswordHasher for BlockingPoolHasher {
-        async fn hash(&self, password: &PlainPassword) -> Result<StoredPassword, PasswordError> {
-            let password = password.clone();
-            self.run(move || hashing::hash_password(&password)).await?
-        }
-
-        async fn verify(
-            &self,
-            password: &PlainPassword,
-            stored: &StoredPassword,
-        ) -> Result<PasswordCheck, PasswordError> {
-            let (password, stored) = (password.clone(), stored.clone());
-            self.run(move || verify_evenly(&password, &stored)).await?
-        }
-
-        async fn dummy_verify(&self, password: &PlainPassword) {
-            let password = password.clone();
-            // Nothing to report: the only failure is a panicked task, and the caller answers "wrong credentials"
-            // either way.
-            self.run(move || hashing::dummy_verify(&password)).await.ok();
         }
     }
 }
@@ -161,8 +171,8 @@ mod hashing_threads {
     use async_trait::async_trait;
     use tokio::sync::oneshot;
 
-    use super::{PasswordHasher, verify_evenly};
-    use crate::password::{PasswordCheck, PasswordError, PlainPassword, StoredPassword, hashing};
+    use super::OffloadedWork;
+    use crate::password::PasswordError;
 
     type Job = Box<dyn FnOnce() + Send>;
 
@@ -212,7 +222,10 @@ mod hashing_threads {
         pub fn limit(&self) -> usize {
             self.limit
         }
+    }
 
+    #[async_trait]
+    impl OffloadedWork for HashingThreads {
         async fn run<T, F>(&self, work: F) -> Result<T, PasswordError>
         where
             T: Send + 'static,
@@ -230,35 +243,13 @@ mod hashing_threads {
         }
     }
 
-    #[async_trait]
-    impl PasswordHasher for HashingThreads {
-        async fn hash(&self, password: &PlainPassword) -> Result<StoredPassword, PasswordError> {
-            let password = password.clone();
-            self.run(move || hashing::hash_password(&password)).await?
-        }
-
-        async fn verify(
-            &self,
-            password: &PlainPassword,
-            stored: &StoredPassword,
-        ) -> Result<PasswordCheck, PasswordError> {
-            let (password, stored) = (password.clone(), stored.clone());
-            self.run(move || verify_evenly(&password, &stored)).await?
-        }
-
-        async fn dummy_verify(&self, password: &PlainPassword) {
-            let password = password.clone();
-            // As for the blocking pool: the caller answers "wrong credentials" whatever happens here.
-            self.run(move || hashing::dummy_verify(&password)).await.ok();
-        }
-    }
-
     #[cfg(test)]
     mod tests {
         use std::collections::HashSet;
         use std::sync::atomic::{AtomicUsize, Ordering};
 
         use super::*;
+        use crate::password::{PasswordCheck, PasswordHasher, PlainPassword};
 
         #[tokio::test]
         async fn the_threads_hash_and_verify_and_each_ran_its_start_hook_once() {
