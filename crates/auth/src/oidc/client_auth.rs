@@ -63,10 +63,7 @@ impl ClientAuthentication {
         applications: &dyn ApplicationRepository,
         now: Timestamp,
     ) -> Result<Application, TokenEndpointError> {
-        let application = applications
-            .find_by_id(&self.id)
-            .await
-            .map_err(|error| TokenEndpointError::ServerError(error.to_string()))?;
+        let application = applications.find_by_id(&self.id).await?;
         let refused = TokenEndpointError::InvalidClient { basic: self.basic };
         let Some(application) = application else { return Err(refused) };
         let authenticated = match (&self.secret, application.app_type.is_confidential()) {

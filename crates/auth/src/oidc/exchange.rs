@@ -58,7 +58,7 @@ pub(super) async fn grant(
             Err(latchkey_domain::RepoError::NotFound) => {
                 return Err(TokenEndpointError::InvalidGrant("the personal access token was deleted"));
             }
-            Err(error) => return Err(TokenEndpointError::ServerError(error.to_string())),
+            Err(error) => return Err(error.into()),
         }
     }
     let issued = endpoint
@@ -99,7 +99,9 @@ async fn actor_id(
         .map_err(|_| TokenEndpointError::InvalidGrant("the actor token does not verify"))?;
     endpoint.ports.revocation.check(&principal).await.map_err(|error| match error {
         RevocationError::Revoked => TokenEndpointError::InvalidGrant("the actor token is revoked"),
-        RevocationError::Unavailable => TokenEndpointError::ServerError("revocation state unavailable".to_owned()),
+        RevocationError::Unavailable => {
+            TokenEndpointError::TemporarilyUnavailable("revocation state unavailable".to_owned())
+        }
     })?;
     if !principal.has_scope(OPENID_SCOPE) {
         return Err(TokenEndpointError::InvalidGrant("the actor token lacks the openid scope"));
@@ -112,12 +114,7 @@ async fn actor_id(
 
 /// Consumes a `sub_…` token, once: of two concurrent exchanges at most one succeeds.
 async fn consume_subject_token(endpoint: &TokenEndpoint, presented: &str) -> Result<UserId, TokenEndpointError> {
-    let consumption = endpoint
-        .ports
-        .subject_tokens
-        .consume(&hash_secret(presented), endpoint.now())
-        .await
-        .map_err(|error| TokenEndpointError::ServerError(error.to_string()))?;
+    let consumption = endpoint.ports.subject_tokens.consume(&hash_secret(presented), endpoint.now()).await?;
     match consumption {
         Consumption::Consumed(token) => Ok(token.user_id),
         Consumption::AlreadyConsumed => Err(TokenEndpointError::InvalidGrant("the subject token was already used")),
@@ -131,12 +128,7 @@ async fn usable_personal_access_token(
     endpoint: &TokenEndpoint,
     presented: &str,
 ) -> Result<PersonalAccessToken, TokenEndpointError> {
-    let token = endpoint
-        .ports
-        .personal_access_tokens
-        .find_by_value_hash(&hash_secret(presented))
-        .await
-        .map_err(|error| TokenEndpointError::ServerError(error.to_string()))?;
+    let token = endpoint.ports.personal_access_tokens.find_by_value_hash(&hash_secret(presented)).await?;
     token
         .filter(|token| token.is_usable(endpoint.now()))
         .ok_or(TokenEndpointError::InvalidGrant("the personal access token is unknown, revoked or expired"))
@@ -144,12 +136,7 @@ async fn usable_personal_access_token(
 
 /// Spec §3: a suspended user gets no new tokens by any grant, and a deleted one none either.
 async fn ensure_user_may_get_tokens(endpoint: &TokenEndpoint, user_id: &UserId) -> Result<(), TokenEndpointError> {
-    let user = endpoint
-        .ports
-        .users
-        .find_by_id(user_id)
-        .await
-        .map_err(|error| TokenEndpointError::ServerError(error.to_string()))?;
+    let user = endpoint.ports.users.find_by_id(user_id).await?;
     match user {
         Some(user) if !user.is_suspended => Ok(()),
         Some(_) => Err(TokenEndpointError::InvalidGrant("the user is suspended")),

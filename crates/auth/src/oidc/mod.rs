@@ -22,7 +22,7 @@ use latchkey_domain::personal_access_token::PersonalAccessTokenRepository;
 use latchkey_domain::ports::UserRepository;
 use latchkey_domain::session::SessionRepository;
 use latchkey_domain::subject_token::SubjectTokenRepository;
-use latchkey_domain::{Clock, IdGenerator, Timestamp};
+use latchkey_domain::{Clock, IdGenerator, RepoError, Timestamp};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
@@ -247,6 +247,11 @@ pub enum TokenEndpointError {
     /// A scope the grant cannot give was requested.
     #[error("the requested scope is not allowed")]
     InvalidScope,
+    /// The database could not be reached; the client may retry. RFC 6749 defines `temporarily_unavailable` for
+    /// the authorization endpoint only, but it is the one OAuth error that says "try again" and matches the 503
+    /// `service_unavailable` every other route answers during an outage.
+    #[error("the token endpoint's storage is unavailable: {0}")]
+    TemporarilyUnavailable(String),
     /// A store or the signer failed; the cause is logged, never sent.
     #[error("the token endpoint failed: {0}")]
     ServerError(String),
@@ -269,7 +274,21 @@ impl TokenEndpointError {
                 (StatusCode::BAD_REQUEST, "invalid_target", "resource indicator is missing or unknown")
             }
             Self::InvalidScope => (StatusCode::BAD_REQUEST, "invalid_scope", "requested scope is not allowed"),
+            Self::TemporarilyUnavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the service is temporarily unavailable, retry later",
+            ),
             Self::ServerError(_) => (StatusCode::INTERNAL_SERVER_ERROR, "server_error", "an unexpected error occurred"),
+        }
+    }
+}
+
+impl From<RepoError> for TokenEndpointError {
+    fn from(error: RepoError) -> Self {
+        match error {
+            RepoError::Unavailable(cause) => Self::TemporarilyUnavailable(cause),
+            other => Self::ServerError(other.to_string()),
         }
     }
 }
@@ -280,7 +299,7 @@ impl From<IssueError> for TokenEndpointError {
             IssueError::InvalidGrant => Self::InvalidGrant("the refresh token or its session is not usable"),
             IssueError::UnknownUser => Self::InvalidGrant("the user does not exist"),
             IssueError::ScopeNotGranted => Self::InvalidScope,
-            IssueError::Store(error) => Self::ServerError(error.to_string()),
+            IssueError::Store(error) => error.into(),
             IssueError::Signing(error) => Self::ServerError(error.to_string()),
         }
     }
@@ -305,6 +324,7 @@ impl ResponseError for TokenEndpointError {
         let (status, error, error_description) = self.wire();
         match self {
             Self::ServerError(cause) => tracing::error!(%cause, "token endpoint failed"),
+            Self::TemporarilyUnavailable(cause) => tracing::warn!(%cause, "token endpoint storage unavailable"),
             Self::InvalidGrant(reason) => tracing::debug!(reason, "invalid grant"),
             _ => {}
         }
@@ -340,6 +360,7 @@ impl ResponseError for TokenEndpointError {
         (status = 401, description = "`invalid_client`; a client that tried HTTP Basic gets a `WWW-Authenticate` \
             challenge.", body = OidcErrorBody),
         (status = 500, description = "`server_error`.", body = OidcErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the database cannot be reached; retry later.", body = OidcErrorBody),
     ),
     security((), ("clientBasic" = [])),
 )]
@@ -420,6 +441,21 @@ mod tests {
             assert_eq!(error.wire(), (StatusCode::BAD_REQUEST, "invalid_grant", "grant request is invalid"));
         }
         assert_eq!(TokenEndpointError::from(IssueError::ScopeNotGranted).wire().1, "invalid_scope");
+    }
+
+    #[test]
+    fn an_unreachable_database_is_a_retryable_503_and_other_store_failures_stay_500() {
+        let unavailable = [
+            TokenEndpointError::from(RepoError::Unavailable("connection refused".into())),
+            TokenEndpointError::from(IssueError::Store(RepoError::Unavailable("pool timed out".into()))),
+        ];
+        for error in unavailable {
+            assert_eq!(error.wire().0, StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(error.wire().1, "temporarily_unavailable");
+        }
+        let broken = TokenEndpointError::from(RepoError::Conflict(latchkey_domain::ports::Conflict::Id));
+        assert_eq!(broken.wire().0, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(broken.wire().1, "server_error");
     }
 
     #[test]

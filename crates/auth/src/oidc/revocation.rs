@@ -47,6 +47,7 @@ impl fmt::Debug for RevocationRequest {
         (status = 400, description = "`invalid_request` (no `token`).", body = super::OidcErrorBody),
         (status = 401, description = "`invalid_client`.", body = super::OidcErrorBody),
         (status = 500, description = "`server_error`.", body = super::OidcErrorBody),
+        (status = 503, description = "`temporarily_unavailable`: the database cannot be reached; retry later.", body = super::OidcErrorBody),
     ),
     security((), ("clientBasic" = [])),
 )]
@@ -91,7 +92,7 @@ pub async fn revoke_token(
     };
     match endpoint.ports.sessions.revoke(&session_id, RevokeReason::Revoked, endpoint.now()).await {
         Ok(()) | Err(RepoError::NotFound) => Ok(()),
-        Err(error) => Err(TokenEndpointError::ServerError(error.to_string())),
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -101,12 +102,11 @@ async fn refresh_token_session(
     token: &str,
     client_id: &str,
 ) -> Result<Option<String>, TokenEndpointError> {
-    let server_error = |error: RepoError| TokenEndpointError::ServerError(error.to_string());
     let sessions = &endpoint.ports.sessions;
-    let Some(refresh_token) = sessions.find_refresh_token(&hash_secret(token)).await.map_err(server_error)? else {
+    let Some(refresh_token) = sessions.find_refresh_token(&hash_secret(token)).await? else {
         return Ok(None);
     };
-    let session = sessions.find(&refresh_token.session_id).await.map_err(server_error)?;
+    let session = sessions.find(&refresh_token.session_id).await?;
     Ok(session.filter(|session| session.client_id == client_id).map(|session| session.id))
 }
 
