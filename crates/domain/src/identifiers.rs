@@ -3,7 +3,7 @@
 //! (emails compare case-insensitively, phones are stored as international digits).
 
 use std::fmt;
-use std::sync::LazyLock;
+use std::sync::{LazyLock, Once, PoisonError};
 
 use regex::Regex;
 use serde::{Deserialize, Serialize};
@@ -18,6 +18,17 @@ static EMAIL_PATTERN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\S+@\S+\.
 // ASCII digits only: Logto's `^\d+$` is a JavaScript regex, where `\d` is ASCII, while Rust's `\d` would also take
 // other scripts' digits (e.g. Arabic-Indic) that libphonenumber then reads as ASCII ones.
 static PHONE_PATTERN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9]+$").expect("static regex"));
+
+/// How many of libphonenumber's compiled patterns stay cached. The `phonenumber` crate compiles its metadata's
+/// patterns on first use into one process-wide LRU cache of 100, but validating a single number walks the patterns
+/// of every region sharing its country code (25 for +1): numbers from a few countries evict each other's patterns,
+/// and most parses then recompile some, under the cache's global lock (1.4 ms a parse for numbers from every
+/// region, 57 times the cached cost). This holds every pattern the metadata's example numbers reach (about 1,600),
+/// with room to spare. The price is memory, paid only as numbers from more regions arrive: about 90 KiB a pattern,
+/// some 154 MiB once every region has been seen. `benches/identifiers.rs` prints both figures.
+pub const PHONE_PATTERN_CACHE_CAPACITY: usize = 4096;
+
+static PHONE_PATTERN_CACHE_RESIZED: Once = Once::new();
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
 pub enum IdentifierError {
@@ -97,6 +108,12 @@ impl Phone {
 }
 
 fn normalize_phone_digits(digits: &str) -> String {
+    PHONE_PATTERN_CACHE_RESIZED.call_once(|| {
+        // Every compiled pattern of the metadata shares this one cache. A poisoned lock only means that a panic
+        // elsewhere happened while it was held; the LRU list is valid whatever the panic interrupted.
+        let cache = phonenumber::metadata::DATABASE.cache();
+        cache.lock().unwrap_or_else(PoisonError::into_inner).set_capacity(PHONE_PATTERN_CACHE_CAPACITY);
+    });
     let international = format!("+{digits}");
     match phonenumber::parse(None, &international) {
         Ok(number) if phonenumber::is_valid(&number) => {
@@ -292,6 +309,26 @@ mod tests {
         for typed in ["999123456789", "1234", "15551234567", "0", "0044123"] {
             assert_eq!(Phone::parse(typed).unwrap().as_str(), typed);
         }
+    }
+
+    #[test]
+    fn libphonenumbers_pattern_cache_holds_the_patterns_of_every_regions_numbers() {
+        let mut regions: Vec<_> = phonenumber::metadata::DATABASE.iter().collect();
+        regions.sort_by_key(|region| region.id());
+        for region in regions {
+            let descriptors = region.descriptors();
+            for example in [descriptors.mobile(), descriptors.fixed_line()].into_iter().flatten() {
+                if let Some(example) = example.example() {
+                    Phone::parse(&format!("{}{example}", region.country_code())).unwrap();
+                }
+            }
+        }
+        // Other tests parse phones at the same time, into the same process-wide cache; nothing was evicted as long
+        // as it is not full.
+        let cache = phonenumber::metadata::DATABASE.cache();
+        let cache = cache.lock().unwrap();
+        assert_eq!(cache.capacity(), PHONE_PATTERN_CACHE_CAPACITY);
+        assert!(cache.len() < cache.capacity(), "{} patterns fill the cache", cache.len());
     }
 
     #[test]
