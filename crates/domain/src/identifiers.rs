@@ -114,14 +114,22 @@ fn normalize_phone_digits(digits: &str) -> String {
         let cache = phonenumber::metadata::DATABASE.cache();
         cache.lock().unwrap_or_else(PoisonError::into_inner).set_capacity(PHONE_PATTERN_CACHE_CAPACITY);
     });
-    let international = format!("+{digits}");
-    match phonenumber::parse(None, &international) {
-        Ok(number) if phonenumber::is_valid(&number) => {
-            number.format().mode(phonenumber::Mode::E164).to_string().trim_start_matches('+').to_owned()
-        }
+    match e164_digits(digits) {
+        Some(normalized) if normalized == digits => normalized,
+        // libphonenumber's E.164 form is not always a fixed point: with some trunk prefixes it strips one more layer
+        // of zeros each time (`81 0000 660126042` → `81 00 660126042` → `81 660126042`, found by fuzzing). A stored
+        // phone must parse back to itself, or looking up its owner by it would miss; such numbers are kept as typed.
+        Some(normalized) if e164_digits(&normalized).is_none_or(|again| again == normalized) => normalized,
         // Numbers libphonenumber does not know (new ranges, test numbers) are kept as typed: Logto accepts them.
         _ => digits.to_owned(),
     }
+}
+
+/// The E.164 digits (without `+`) of a number libphonenumber knows and finds valid.
+fn e164_digits(digits: &str) -> Option<String> {
+    let number = phonenumber::parse(None, format!("+{digits}")).ok()?;
+    phonenumber::is_valid(&number)
+        .then(|| number.format().mode(phonenumber::Mode::E164).to_string().trim_start_matches('+').to_owned())
 }
 
 fn check_length(field: &'static str, value: &str) -> Result<(), IdentifierError> {
@@ -309,6 +317,17 @@ mod tests {
         for typed in ["999123456789", "1234", "15551234567", "0", "0044123"] {
             assert_eq!(Phone::parse(typed).unwrap().as_str(), typed);
         }
+    }
+
+    #[test]
+    fn normalising_a_phone_twice_changes_nothing() {
+        // The E.164 form of the first is the second, whose E.164 form is the third: libphonenumber alone would store
+        // the first as the second, which then parses to something else.
+        for typed in ["810000660126042", "8100660126042", "81660126042", "4407911123456"] {
+            let phone = Phone::parse(typed).unwrap();
+            assert_eq!(Phone::parse(phone.as_str()).unwrap(), phone, "{typed} → {}", phone.as_str());
+        }
+        assert_eq!(Phone::parse("810000660126042").unwrap().as_str(), "810000660126042");
     }
 
     #[test]
