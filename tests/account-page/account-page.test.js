@@ -232,7 +232,10 @@ test('a person manages their whole account in the browser', async () => {
   // Generate backup codes, download them as text, turn them on.
   await page.getByRole('button', { name: 'Generate backup codes' }).click();
   const codesDialog = page.getByRole('dialog', { name: 'Save your backup codes' });
-  const codes = (await codesDialog.getByRole('list', { name: 'Backup codes' }).locator('li').allTextContents()).map((code) => code.trim());
+  const codeItems = codesDialog.getByRole('list', { name: 'Backup codes' }).locator('li');
+  // The dialog opens only once the generate call has answered; allTextContents() does not wait for it.
+  await codeItems.nth(9).waitFor();
+  const codes = (await codeItems.allTextContents()).map((code) => code.trim());
   assert.equal(codes.length, 10);
   const [download] = await Promise.all([page.waitForEvent('download'), codesDialog.getByRole('button', { name: 'Download as text' }).click()]);
   const downloaded = await readFile(await download.path(), 'utf8');
