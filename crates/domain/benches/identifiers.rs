@@ -1,11 +1,12 @@
 //! Cost of `Phone::parse`, which normalises through libphonenumber's metadata: for one country's numbers, and for
 //! the example numbers of every region it knows, parsed in turn (what a user base spread over the world sends).
+//! Each runs with our cache capacity and again with the `phonenumber` crate's own (100), to show what ours buys.
 //! Run with `cargo bench -p latchkey-domain --bench identifiers`; the medians are kept in docs/benchmarks.md.
 
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use latchkey_domain::identifiers::Phone;
+use latchkey_domain::identifiers::{PHONE_PATTERN_CACHE_CAPACITY, Phone};
 use phonenumber::metadata::DATABASE;
 
 /// The mobile and fixed-line example numbers of every region, as international digits, in a stable order.
@@ -54,16 +55,22 @@ fn phone_parse(c: &mut Criterion) {
     );
     let one_country: Vec<String> = (0..worldwide.len()).map(|index| format!("4479{:08}", index * 7919)).collect();
 
+    // Ours first, then the `phonenumber` crate's own capacity, shrunk in place (Phone::parse resizes only once).
     let mut group = c.benchmark_group("Phone::parse");
-    for (name, numbers) in [("one country (GB mobiles)", &one_country), ("every region's examples", &worldwide)] {
-        group.throughput(Throughput::Elements(numbers.len() as u64));
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                for digits in numbers {
-                    black_box(Phone::parse(black_box(digits)).ok());
-                }
-            })
-        });
+    for (cache_name, cache_capacity) in
+        [("cache 4096 (ours)", PHONE_PATTERN_CACHE_CAPACITY), ("cache 100 (crate)", 100)]
+    {
+        cache.lock().expect("the pattern cache lock").set_capacity(cache_capacity);
+        for (name, numbers) in [("one country (GB mobiles)", &one_country), ("every region's examples", &worldwide)] {
+            group.throughput(Throughput::Elements(numbers.len() as u64));
+            group.bench_function(format!("{name}, {cache_name}"), |b| {
+                b.iter(|| {
+                    for digits in numbers {
+                        black_box(Phone::parse(black_box(digits)).ok());
+                    }
+                })
+            });
+        }
     }
     group.finish();
 }

@@ -22,10 +22,10 @@ static PHONE_PATTERN: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^[0-9]+$")
 /// How many of libphonenumber's compiled patterns stay cached. The `phonenumber` crate compiles its metadata's
 /// patterns on first use into one process-wide LRU cache of 100, but validating a single number walks the patterns
 /// of every region sharing its country code (25 for +1): numbers from a few countries evict each other's patterns,
-/// and most parses then recompile some, under the cache's global lock (1.4 ms a parse for numbers from every
-/// region, 57 times the cached cost). This holds every pattern the metadata's example numbers reach (about 1,600),
+/// and most parses then recompile some, under the cache's global lock (about 1 ms a parse for numbers from every
+/// region, 130 times the cached cost). This holds every pattern the metadata's example numbers reach (about 1,600),
 /// with room to spare. The price is memory, paid only as numbers from more regions arrive: about 90 KiB a pattern,
-/// some 154 MiB once every region has been seen. `benches/identifiers.rs` prints both figures.
+/// some 153 MiB once every region has been seen. `benches/identifiers.rs` prints both figures.
 pub const PHONE_PATTERN_CACHE_CAPACITY: usize = 4096;
 
 static PHONE_PATTERN_CACHE_RESIZED: Once = Once::new();
