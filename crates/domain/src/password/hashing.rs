@@ -3,8 +3,10 @@
 //! These functions are synchronous and CPU heavy (about 14 ms each on one core, see docs/benchmarks.md); async
 //! callers go through a [`PasswordHasher`](super::PasswordHasher), which keeps them off the async executor.
 
+use std::cell::RefCell;
+
 use argon2::password_hash::{PasswordHasher as _, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 
 use super::{PasswordAlgorithm, PasswordError, PlainPassword, StoredPassword, import};
 
@@ -59,6 +61,55 @@ pub(crate) fn is_current(algorithm: Algorithm, version: Version, params: &Params
         && params.keyid().is_empty()
         && params.data().is_empty()
         && output_len == ARGON2_OUTPUT_LEN
+}
+
+/// The most argon2 memory, in 1 KiB blocks, a thread keeps between computations: what our parameters need. Bigger
+/// imported digests (up to 256 MiB) get memory of their own each time, so that one of them does not pin its memory
+/// for the life of the thread.
+const MOST_KEPT_BLOCKS: usize = ARGON2_MEMORY_KIB as usize;
+
+thread_local! {
+    /// `Some` on a thread that keeps its argon2 memory from one computation to the next.
+    static KEPT_MEMORY: RefCell<Option<Vec<Block>>> = const { RefCell::new(None) };
+}
+
+/// Makes the calling thread keep its argon2 memory (19 MiB at our parameters) for its next computation, for as long
+/// as the thread lives.
+///
+/// Meant for threads that do little but hash. argon2 allocates and zeroes all of its memory before each computation;
+/// that extra pass over 19 MiB is what made two verifications at once on two cores each about a fifth slower than
+/// one alone (memory bandwidth, not CPU: see "Sign-in" in docs/benchmarks.md). argon2 overwrites every block it
+/// reads, so what a previous computation left behind does not change the result.
+pub(crate) fn keep_argon2_memory_on_this_thread() {
+    KEPT_MEMORY.with(|kept| {
+        kept.borrow_mut().get_or_insert_with(Vec::new);
+    });
+}
+
+/// Computes an argon2 hash into `out`: in the thread's kept memory when it keeps some and the parameters fit in it,
+/// otherwise in memory allocated for this computation.
+pub(crate) fn argon2_into(
+    argon2: &Argon2<'_>,
+    params: &Params,
+    password: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    KEPT_MEMORY.with(|kept| match kept.borrow_mut().as_mut() {
+        Some(memory) if params.block_count() <= MOST_KEPT_BLOCKS => {
+            if memory.len() < params.block_count() {
+                memory.resize(params.block_count(), Block::default());
+            }
+            argon2.hash_password_into_with_memory(password, salt, out, memory.as_mut_slice())
+        }
+        _ => argon2.hash_password_into(password, salt, out),
+    })
+}
+
+/// How many argon2 memory blocks the calling thread keeps (tests).
+#[cfg(test)]
+pub(crate) fn kept_argon2_blocks() -> Option<usize> {
+    KEPT_MEMORY.with(|kept| kept.borrow().as_ref().map(Vec::len))
 }
 
 // Checked at compile time: a parameter outside argon2's limits fails the build, not a request.

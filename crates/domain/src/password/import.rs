@@ -206,8 +206,8 @@ impl<'a> Argon2Digest<'a> {
         let mut salt_buffer = [0u8; 64];
         let salt = salt.decode_b64(&mut salt_buffer).map_err(|error| PasswordError::Hashing(error.to_string()))?;
         let mut computed = vec![0u8; expected.len()];
-        Argon2::new(self.algorithm, self.version, self.params.clone())
-            .hash_password_into(password, salt, &mut computed)
+        let argon2 = Argon2::new(self.algorithm, self.version, self.params.clone());
+        hashing::argon2_into(&argon2, &self.params, password, salt, &mut computed)
             .map_err(|error| PasswordError::Hashing(error.to_string()))?;
         Ok(ct_equal(&computed, expected.as_bytes()))
     }
@@ -540,6 +540,33 @@ mod tests {
         let without_version = ARGON2ID_V16.replace("v=16$", "");
         assert_eq!(check(PASSWORD, PasswordAlgorithm::Argon2id, &without_version), MATCH_REHASH);
         assert_eq!(check("wrong", PasswordAlgorithm::Argon2id, &without_version), MISMATCH);
+    }
+
+    #[test]
+    fn a_thread_that_keeps_its_argon2_memory_gets_the_same_answers() {
+        use PasswordAlgorithm::{Argon2d, Argon2i, Argon2id};
+        const OURS: Result<PasswordCheck, PasswordError> = Ok(PasswordCheck::Match { needs_rehash: false });
+        std::thread::spawn(|| {
+            hashing::keep_argon2_memory_on_this_thread();
+            // Each check starts on what the one before left in the kept memory: other passwords, algorithms,
+            // versions and sizes.
+            assert_eq!(check(PASSWORD, Argon2id, ARGON2ID_OURS), OURS);
+            assert_eq!(hashing::kept_argon2_blocks(), Some(19_456));
+            assert_eq!(check("Correct horse battery staple", Argon2i, ARGON2I_LOGTO), MISMATCH);
+            assert_eq!(check(PASSWORD, Argon2i, ARGON2I_LOGTO), MATCH_REHASH);
+            assert_eq!(check(PASSWORD, Argon2d, ARGON2D), MATCH_REHASH);
+            assert_eq!(check(PASSWORD, Argon2id, ARGON2ID_V16), MATCH_REHASH);
+            assert_eq!(check("wrong", Argon2id, ARGON2ID_OURS), MISMATCH);
+            // 64 MiB is more than a thread keeps: that computation gets memory of its own.
+            assert_eq!(check(PASSWORD, Argon2id, ARGON2ID_STRONGER), MATCH_REHASH);
+            assert_eq!(hashing::kept_argon2_blocks(), Some(19_456));
+            assert_eq!(check(PASSWORD, Argon2id, ARGON2ID_OURS), OURS);
+        })
+        .join()
+        .unwrap();
+        // Other threads keep nothing.
+        assert_eq!(check(PASSWORD, Argon2id, ARGON2ID_OURS), OURS);
+        assert_eq!(hashing::kept_argon2_blocks(), None);
     }
 
     #[test]

@@ -1,0 +1,52 @@
+//! Two password verifications at once, the way a server runs them under a sign-in flood: on tokio's blocking pool
+//! (argon2 allocates and zeroes its 19 MiB for each computation) and on `HashingThreads` (each thread keeps that
+//! memory for its next computation). Run with `cargo bench -p latchkey-domain --features tokio --bench
+//! hashing_threads` on an otherwise idle machine with at least two cores; the figures are in docs/benchmarks.md.
+
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use latchkey_domain::password::{
+    BlockingPoolHasher, HashingThreads, PasswordCheck, PasswordHasher, PlainPassword, hashing,
+};
+
+const PASSWORD: &str = "correct horse battery staple";
+
+/// Times `iterations` rounds of two verifications started together; one round is one criterion iteration.
+fn pairs_of_verifications(runtime: &tokio::runtime::Runtime, hasher: &dyn PasswordHasher, iterations: u64) -> Duration {
+    let password = PlainPassword::new(PASSWORD);
+    let stored = hashing::hash_password(&password).expect("argon2id hashes");
+    runtime.block_on(async {
+        // A benchmark measures wall time; the Clock port is for the domain's own logic.
+        #[allow(clippy::disallowed_methods)]
+        let start = Instant::now();
+        for _ in 0..iterations {
+            let (first, second) = tokio::join!(hasher.verify(&password, &stored), hasher.verify(&password, &stored));
+            // A wrong answer would make the figures meaningless.
+            assert_eq!(
+                (first, second),
+                (Ok(PasswordCheck::Match { needs_rehash: false }), Ok(PasswordCheck::Match { needs_rehash: false }))
+            );
+        }
+        start.elapsed()
+    })
+}
+
+fn two_at_once(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let blocking_pool = BlockingPoolHasher::new(2);
+    let hashing_threads = HashingThreads::new(2, || {}).expect("hashing threads start");
+
+    let mut group = c.benchmark_group("two argon2id verifications at once");
+    group.sample_size(20).measurement_time(Duration::from_secs(10));
+    group.bench_function("BlockingPoolHasher (memory allocated each time)", |b| {
+        b.iter_custom(|iterations| pairs_of_verifications(&runtime, &blocking_pool, iterations))
+    });
+    group.bench_function("HashingThreads (memory kept by each thread)", |b| {
+        b.iter_custom(|iterations| pairs_of_verifications(&runtime, &hashing_threads, iterations))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, two_at_once);
+criterion_main!(benches);
