@@ -77,9 +77,10 @@ thread_local! {
 /// as the thread lives.
 ///
 /// Meant for threads that do little but hash. argon2 allocates and zeroes all of its memory before each computation;
-/// that extra pass over 19 MiB is what made two verifications at once on two cores each about a fifth slower than
-/// one alone (memory bandwidth, not CPU: see "Sign-in" in docs/benchmarks.md). argon2 overwrites every block it
-/// reads, so what a previous computation left behind does not change the result.
+/// with two verifications at once on two cores, that extra pass over 19 MiB made each pair about a quarter slower
+/// (memory bandwidth, not CPU: "Two verifications at once" in docs/benchmarks.md). argon2 writes every block before
+/// it reads it, so what a previous computation left behind does not change the result. Leaving it there exposes no
+/// more than before: argon2 never cleared its memory on release either.
 pub(crate) fn keep_argon2_memory_on_this_thread() {
     KEPT_MEMORY.with(|kept| {
         kept.borrow_mut().get_or_insert_with(Vec::new);
