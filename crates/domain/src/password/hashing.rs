@@ -73,8 +73,9 @@ thread_local! {
     static KEPT_MEMORY: RefCell<Option<Vec<Block>>> = const { RefCell::new(None) };
 }
 
-/// Makes the calling thread keep its argon2 memory (19 MiB at our parameters) for its next computation, for as long
-/// as the thread lives.
+/// Makes the calling thread keep the argon2 memory of its verifications (19 MiB at our parameters) for the next one,
+/// for as long as the thread lives. New hashes ([`hash_password`]) still allocate theirs: they are rare next to
+/// sign-ins, and argon2's own PHC encoding is not worth rewriting for them.
 ///
 /// Meant for threads that do little but hash. argon2 allocates and zeroes all of its memory before each computation;
 /// with two verifications at once on two cores, that extra pass over 19 MiB made each pair about a quarter slower
