@@ -5,6 +5,7 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::harness::TokenApp;
+use crate::helpers::expect_api_error;
 
 async fn send(app: &TokenApp, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Response {
     let mut request = app.client.request(method, format!("{}{path}", app.address));
@@ -22,12 +23,6 @@ async fn ok_json(response: Response, backend: &str) -> Value {
     let body: Value = response.json().await.expect("a JSON body");
     assert_eq!(status, 200, "on {backend}: {body}");
     body
-}
-
-async fn expect_code(response: Response, status: u16, code: &str, backend: &str) {
-    assert_eq!(response.status().as_u16(), status, "on {backend}");
-    let body: Value = response.json().await.expect("a JSON error body");
-    assert_eq!(body["code"], code, "on {backend}: {body}");
 }
 
 #[tokio::test]
@@ -117,7 +112,7 @@ async fn bad_input_is_refused_with_400_and_changes_nothing() {
             .send()
             .await
             .unwrap();
-        expect_code(malformed, 400, "guard.invalid_input", app.backend).await;
+        expect_api_error(malformed, 400, "guard.invalid_input", app.backend).await;
 
         let after =
             ok_json(send(&app, Method::GET, "/api/account-center", Some(&token), None).await, app.backend).await;
@@ -129,19 +124,19 @@ async fn bad_input_is_refused_with_400_and_changes_nothing() {
 async fn only_management_tokens_read_or_change_the_settings() {
     for app in TokenApp::all().await {
         let none = send(&app, Method::GET, "/api/account-center", None, None).await;
-        expect_code(none, 401, "auth.authorization_header_missing", app.backend).await;
+        expect_api_error(none, 401, "auth.authorization_header_missing", app.backend).await;
         let none = send(&app, Method::PATCH, "/api/account-center", None, Some(json!({"enabled": false}))).await;
-        expect_code(none, 401, "auth.authorization_header_missing", app.backend).await;
+        expect_api_error(none, 401, "auth.authorization_header_missing", app.backend).await;
 
         // An end user's Account API token, even with every scope, is not for the Management API.
         let user = app.user().await;
         let account_token = app.sign_in(&user, "first-party", &["openid", "profile", "all"]).await.access_token;
         let get = send(&app, Method::GET, "/api/account-center", Some(&account_token), None).await;
-        expect_code(get, 401, "auth.unauthorized", app.backend).await;
+        expect_api_error(get, 401, "auth.unauthorized", app.backend).await;
         let patch =
             send(&app, Method::PATCH, "/api/account-center", Some(&account_token), Some(json!({"enabled": false})))
                 .await;
-        expect_code(patch, 401, "auth.unauthorized", app.backend).await;
+        expect_api_error(patch, 401, "auth.unauthorized", app.backend).await;
 
         let token = app.management_token().await;
         let settings =

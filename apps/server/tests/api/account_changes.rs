@@ -15,9 +15,10 @@ use latchkey_domain::{IdGenerator, RandomIds, SystemClock, User, UserId};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::account_client::{AccountSession, create_user, expect_error, set_account_center, set_mfa_factors};
+use crate::account_client::{AccountSession, create_user, set_account_center, set_mfa_factors};
 use crate::code_sign_in::{Receiver, apps_sending_to};
 use crate::harness::TokenApp;
+use crate::helpers::expect_api_error;
 
 const PASSWORD: &str = "Correct-Horse-7-battery";
 const SCOPES: &[&str] = &["openid", "profile", "email", "phone", "custom_data", "address"];
@@ -63,18 +64,18 @@ async fn a_verification_record_works_only_in_its_own_session_and_dies_with_a_pas
 
         let without =
             first.send(Method::POST, "/api/my-account/password", None, Some(change("N3w-Passw0rd-long"))).await;
-        expect_error(without, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(without, 401, "verification_record.permission_denied", backend).await;
         let wrong = first.send(Method::POST, "/api/verifications/password", None, Some(change("wrong"))).await;
-        expect_error(wrong, 422, "session.invalid_credentials", backend).await;
+        expect_api_error(wrong, 422, "session.invalid_credentials", backend).await;
         let record = first.password_record(PASSWORD).await;
 
         // Another sign-in of the same user cannot use this session's record.
         let elsewhere = second
             .send(Method::POST, "/api/my-account/password", Some(&record), Some(change("N3w-Passw0rd-long")))
             .await;
-        expect_error(elsewhere, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(elsewhere, 401, "verification_record.permission_denied", backend).await;
         let same = first.send(Method::POST, "/api/my-account/password", Some(&record), Some(change(PASSWORD))).await;
-        expect_error(same, 422, "user.same_password", backend).await;
+        expect_api_error(same, 422, "user.same_password", backend).await;
         let weak = first.send(Method::POST, "/api/my-account/password", Some(&record), Some(change("short"))).await;
         assert_eq!(weak.status().as_u16(), 422, "on {backend}");
         let weak: Value = weak.json().await.unwrap();
@@ -88,8 +89,8 @@ async fn a_verification_record_works_only_in_its_own_session_and_dies_with_a_pas
         // The record made before the change proves nothing any more, even in its own session.
         let username = json!({"username": "ada_lovelace"});
         let stale = first.send(Method::PATCH, "/api/my-account", Some(&record), Some(username.clone())).await;
-        expect_error(stale, 401, "verification_record.permission_denied", backend).await;
-        expect_error(
+        expect_api_error(stale, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(
             first.send(Method::POST, "/api/verifications/password", None, Some(change(PASSWORD))).await,
             422,
             "session.invalid_credentials",
@@ -141,21 +142,21 @@ async fn a_new_email_is_set_only_with_a_code_sent_to_it_within_the_code_and_send
             |code: &str, value: &str| json!({"identifier": email(value), "verificationId": record, "code": code});
         let path = "/api/verifications/verification-code/verify";
         let wrong_code = if code == "000000" { "111111" } else { "000000" };
-        expect_error(
+        expect_api_error(
             me.send(Method::POST, path, None, Some(verify(wrong_code, &new))).await,
             400,
             "verification_code.code_mismatch",
             backend,
         )
         .await;
-        expect_error(
+        expect_api_error(
             me.send(Method::POST, path, None, Some(verify(&code, &old))).await,
             400,
             "verification_code.email_mismatch",
             backend,
         )
         .await;
-        expect_error(
+        expect_api_error(
             other.send(Method::POST, path, None, Some(verify(&code, &new))).await,
             400,
             "verification_code.not_found",
@@ -168,7 +169,7 @@ async fn a_new_email_is_set_only_with_a_code_sent_to_it_within_the_code_and_send
 
         let set = |value: &str| json!({"email": value, "newIdentifierVerificationRecordId": record});
         let path = "/api/my-account/primary-email";
-        expect_error(
+        expect_api_error(
             me.send(Method::POST, path, None, Some(set(&new))).await,
             401,
             "verification_record.permission_denied",
@@ -177,9 +178,9 @@ async fn a_new_email_is_set_only_with_a_code_sent_to_it_within_the_code_and_send
         .await;
         let other_identity = other.password_record(PASSWORD).await;
         let foreign = other.send(Method::POST, path, Some(&other_identity), Some(set(&new))).await;
-        expect_error(foreign, 400, "verification_record.not_found", backend).await;
+        expect_api_error(foreign, 400, "verification_record.not_found", backend).await;
         let another_address = me.send(Method::POST, path, Some(&identity), Some(set("someone@example.com"))).await;
-        expect_error(another_address, 400, "verification_record.not_found", backend).await;
+        expect_api_error(another_address, 400, "verification_record.not_found", backend).await;
         assert_eq!(me.status(Method::POST, path, Some(&identity), Some(set(&new))).await, 204, "on {backend}");
         assert_eq!(me.me().await["primaryEmail"], new.as_str());
 
@@ -217,11 +218,11 @@ async fn a_new_email_is_set_only_with_a_code_sent_to_it_within_the_code_and_send
             let response = me
                 .send(Method::POST, "/api/verifications/verification-code/verify", None, Some(attempt(wrong_code)))
                 .await;
-            expect_error(response, 400, "verification_code.code_mismatch", backend).await;
+            expect_api_error(response, 400, "verification_code.code_mismatch", backend).await;
         }
         let eleventh =
             me.send(Method::POST, "/api/verifications/verification-code/verify", None, Some(attempt(&code))).await;
-        expect_error(eleventh, 400, "verification_code.exceed_max_try", backend).await;
+        expect_api_error(eleventh, 400, "verification_code.exceed_max_try", backend).await;
 
         // The eleventh send to one recipient within 600 s is refused.
         for _ in 0..9 {
@@ -244,7 +245,7 @@ async fn a_new_email_is_set_only_with_a_code_sent_to_it_within_the_code_and_send
                 Some(json!({"identifier": email(&third)})),
             )
             .await;
-        expect_error(limited, 429, "request.message_rate_limited", backend).await;
+        expect_api_error(limited, 429, "request.message_rate_limited", backend).await;
         assert_eq!(receiver.count_to(&third), 10, "nothing sent on a refusal");
     }
 }
@@ -270,21 +271,21 @@ async fn a_social_only_user_sets_a_first_password_and_the_last_identifier_cannot
         let again = me
             .send(Method::POST, "/api/my-account/password", None, Some(json!({"password": "An0ther-password-x"})))
             .await;
-        expect_error(again, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(again, 401, "verification_record.permission_denied", backend).await;
 
         let email = format!("only-{}@example.com", RandomIds.entity_id().to_lowercase());
         let only_email = create_user(&app, json!({"primaryEmail": email, "password": PASSWORD})).await;
         let me = session(&app, &only_email, &client.id).await;
         let record = me.password_record(PASSWORD).await;
         let removed = me.send(Method::DELETE, "/api/my-account/primary-email", Some(&record), None).await;
-        expect_error(removed, 400, "user.last_sign_in_method_required", backend).await;
+        expect_api_error(removed, 400, "user.last_sign_in_method_required", backend).await;
         assert_eq!(me.me().await["primaryEmail"], email.as_str(), "nothing changed on {backend}");
         let cleared =
             me.send(Method::PATCH, "/api/my-account", Some(&record), Some(json!({"username": "only_one"}))).await;
         assert_eq!(cleared.status().as_u16(), 200);
         assert_eq!(me.status(Method::DELETE, "/api/my-account/primary-email", Some(&record), None).await, 204);
         let last = me.send(Method::PATCH, "/api/my-account", Some(&record), Some(json!({"username": null}))).await;
-        expect_error(last, 400, "user.last_sign_in_method_required", backend).await;
+        expect_api_error(last, 400, "user.last_sign_in_method_required", backend).await;
     }
 }
 
@@ -303,12 +304,12 @@ async fn gates_scopes_and_third_party_clients_are_refused_with_logtos_codes_and_
         let off = AccountCenterSettings { enabled: false, ..stored.settings };
         app.store.account_center().save(&off, stored.version, SystemClock.now()).await.unwrap();
         let disabled = me.send(Method::PATCH, "/api/my-account", None, Some(rename.clone())).await;
-        expect_error(disabled, 400, "account_center.not_enabled", backend).await;
+        expect_api_error(disabled, 400, "account_center.not_enabled", backend).await;
         enable_account_center(&app).await;
         let mut read_only = app.store.account_center().get().await.unwrap();
         read_only.settings.fields.name = Some(FieldAccess::ReadOnly);
         app.store.account_center().save(&read_only.settings, read_only.version, SystemClock.now()).await.unwrap();
-        expect_error(
+        expect_api_error(
             me.send(Method::PATCH, "/api/my-account", None, Some(rename.clone())).await,
             400,
             "account_center.field_not_editable",
@@ -320,7 +321,7 @@ async fn gates_scopes_and_third_party_clients_are_refused_with_logtos_codes_and_
         app.store.account_center().save(&read_only.settings, current, SystemClock.now()).await.unwrap();
 
         let narrow = AccountSession::start(&app, &user_id, &client.id, &["openid"]).await;
-        expect_error(
+        expect_api_error(
             narrow.send(Method::PATCH, "/api/my-account", None, Some(rename.clone())).await,
             400,
             "auth.unauthorized",
@@ -330,14 +331,14 @@ async fn gates_scopes_and_third_party_clients_are_refused_with_logtos_codes_and_
         let no_custom_data = AccountSession::start(&app, &user_id, &client.id, &["openid", "profile"]).await;
         let custom =
             no_custom_data.send(Method::PATCH, "/api/my-account", None, Some(json!({"customData": {"a": 1}}))).await;
-        expect_error(custom, 400, "auth.unauthorized", backend).await;
+        expect_api_error(custom, 400, "auth.unauthorized", backend).await;
 
         let mut third_party =
             Application::new(RandomIds.entity_id(), "partner".to_owned(), ApplicationType::Spa, SystemClock.now());
         third_party.is_third_party = true;
         app.store.applications().insert(&third_party).await.unwrap();
         let partner = session(&app, &user_id, &third_party.id).await;
-        expect_error(
+        expect_api_error(
             partner.send(Method::PATCH, "/api/my-account", None, Some(rename.clone())).await,
             403,
             "auth.third_party_application_forbidden",
@@ -347,7 +348,7 @@ async fn gates_scopes_and_third_party_clients_are_refused_with_logtos_codes_and_
         assert_eq!(me.me().await["name"], "Ada", "refusals change nothing on {backend}");
 
         let invalid = me.send(Method::PATCH, "/api/my-account", None, Some(json!({"avatar": "not a url"}))).await;
-        expect_error(invalid, 400, "guard.invalid_input", backend).await;
+        expect_api_error(invalid, 400, "guard.invalid_input", backend).await;
         let renamed = me
             .send(Method::PATCH, "/api/my-account", None, Some(json!({"name": "Grace", "customData": {"plan": "pro"}})))
             .await;
@@ -361,7 +362,7 @@ async fn gates_scopes_and_third_party_clients_are_refused_with_logtos_codes_and_
             me.send(Method::GET, "/api/my-account", None, None).await.headers()["etag"].to_str().unwrap().to_owned();
         let mut conditional = app.client.patch(format!("{}/api/my-account", app.address)).bearer_auth(&me.token);
         conditional = conditional.header("if-match", "\"1\"").json(&json!({"name": "Lost update"}));
-        expect_error(conditional.send().await.unwrap(), 412, "request.precondition_failed", backend).await;
+        expect_api_error(conditional.send().await.unwrap(), 412, "request.precondition_failed", backend).await;
         let matching = app
             .client
             .patch(format!("{}/api/my-account", app.address))
@@ -409,7 +410,7 @@ async fn the_export_holds_no_secret_and_a_deleted_account_can_be_restored_by_an_
         let client = app.user_app(ApplicationType::Spa, false).await;
         let me = session(&app, &user_id, &client.id).await;
 
-        expect_error(
+        expect_api_error(
             me.send(Method::GET, "/api/my-account/export", None, None).await,
             401,
             "verification_record.permission_denied",
@@ -431,7 +432,7 @@ async fn the_export_holds_no_secret_and_a_deleted_account_can_be_restored_by_an_
         assert!(keys.contains(&keys::USER_CREATED) && keys.contains(&keys::USER_MFA_UPDATED), "{keys:?}");
         assert_eq!(export["auditLogTruncated"], false);
 
-        expect_error(
+        expect_api_error(
             me.send(Method::DELETE, "/api/my-account", None, None).await,
             401,
             "verification_record.permission_denied",

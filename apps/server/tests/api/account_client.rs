@@ -95,15 +95,6 @@ impl<'a> AccountSession<'a> {
     }
 }
 
-/// Asserts a Logto-shaped error (status, code, a message) and returns its body.
-pub async fn expect_error(response: Response, status: u16, code: &str, backend: &str) -> Value {
-    let actual = response.status().as_u16();
-    let body: Value = response.json().await.expect("a JSON error body");
-    assert_eq!((actual, body["code"].as_str()), (status, Some(code)), "on {backend}: {body}");
-    assert!(body["message"].as_str().is_some_and(|message| !message.is_empty()), "on {backend}: {body}");
-    body
-}
-
 /// Turns the account center on with these fields (the rest `Off`).
 pub async fn set_account_center(app: &TokenApp, fields: AccountCenterFields) {
     let repository = app.store.account_center();

@@ -12,10 +12,9 @@ use latchkey_domain::ports::Pagination;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::account_client::{
-    AccountSession, create_user, expect_error, set_account_center, set_mfa_factors, totp_code,
-};
+use crate::account_client::{AccountSession, create_user, set_account_center, set_mfa_factors, totp_code};
 use crate::harness::TokenApp;
+use crate::helpers::expect_api_error;
 
 const PASSWORD: &str = "Correct-Horse-7-battery";
 const SCOPES: &[&str] = &["openid", "profile", "identities"];
@@ -57,18 +56,18 @@ async fn a_user_binds_totp_and_backup_codes_lists_them_without_secrets_and_remov
         let backup = json!({"type": "BackupCode", "codes": codes});
         let code = totp_code(&secret);
         let without = me.send(Method::POST, FACTORS, None, Some(totp(&code))).await;
-        expect_error(without, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(without, 401, "verification_record.permission_denied", backend).await;
         let record = me.password_record(PASSWORD).await;
         let alone = me.send(Method::POST, FACTORS, Some(&record), Some(backup.clone())).await;
-        expect_error(alone, 422, "session.mfa.backup_code_can_not_be_alone", backend).await;
+        expect_api_error(alone, 422, "session.mfa.backup_code_can_not_be_alone", backend).await;
         let wrong = me.send(Method::POST, FACTORS, Some(&record), Some(totp("abcdef"))).await;
-        expect_error(wrong, 400, "session.mfa.invalid_totp_code", backend).await;
+        expect_api_error(wrong, 400, "session.mfa.invalid_totp_code", backend).await;
         let webauthn = json!({"type": "WebAuthn", "newIdentifierVerificationRecordId": "x"});
         let passkey = me.send(Method::POST, FACTORS, Some(&record), Some(webauthn)).await;
-        expect_error(passkey, 400, "session.mfa.mfa_factor_not_enabled", backend).await;
+        expect_api_error(passkey, 400, "session.mfa.mfa_factor_not_enabled", backend).await;
         me.expect(204, Method::POST, FACTORS, Some(&record), Some(totp(&code))).await;
         let second = me.send(Method::POST, FACTORS, Some(&record), Some(totp(&code))).await;
-        expect_error(second, 422, "user.totp_already_in_use", backend).await;
+        expect_api_error(second, 422, "user.totp_already_in_use", backend).await;
         me.expect(204, Method::POST, FACTORS, Some(&record), Some(backup)).await;
 
         // Both listed, without the secret or any code.
@@ -82,7 +81,7 @@ async fn a_user_binds_totp_and_backup_codes_lists_them_without_secrets_and_remov
 
         // The codes are revealed only with a record.
         let hidden = me.send(Method::GET, "/api/my-account/mfa-verifications/backup-codes", None, None).await;
-        expect_error(hidden, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(hidden, 401, "verification_record.permission_denied", backend).await;
         let revealed =
             me.send(Method::GET, "/api/my-account/mfa-verifications/backup-codes", Some(&record), None).await;
         assert_eq!(revealed.headers()["cache-control"], "no-store", "on {backend}");
@@ -94,10 +93,10 @@ async fn a_user_binds_totp_and_backup_codes_lists_them_without_secrets_and_remov
         let sign_in =
             json!({"clientId": client.id, "identifier": {"type": "username", "value": "ada"}, "password": PASSWORD});
         let challenge = app.client.post(format!("{}/api/sign-in", app.address)).json(&sign_in).send().await.unwrap();
-        let body = expect_error(challenge, 403, "session.mfa.require_mfa_verification", backend).await;
+        let body = expect_api_error(challenge, 403, "session.mfa.require_mfa_verification", backend).await;
         let replay = json!({"mfaToken": body["data"]["mfaToken"], "type": "Totp", "code": code});
         let replayed = app.client.post(format!("{}/api/sign-in/mfa", app.address)).json(&replay).send().await.unwrap();
-        expect_error(replayed, 400, "session.mfa.invalid_totp_code", backend).await;
+        expect_api_error(replayed, 400, "session.mfa.invalid_totp_code", backend).await;
 
         // Replacing TOTP keeps one factor, under a new id, in its place.
         let new_secret = mfa::totp::generate_secret();
@@ -111,14 +110,14 @@ async fn a_user_binds_totp_and_backup_codes_lists_them_without_secrets_and_remov
         // Removing TOTP takes the backup codes with it; an unknown id is Logto's 400.
         let unknown =
             me.send(Method::DELETE, "/api/my-account/mfa-verifications/no-such-factor", Some(&record), None).await;
-        expect_error(unknown, 400, "verification_record.not_found", backend).await;
+        expect_api_error(unknown, 400, "verification_record.not_found", backend).await;
         let totp_path = format!("/api/my-account/mfa-verifications/{}", after[0]["id"].as_str().unwrap());
         let no_record = me.send(Method::DELETE, &totp_path, None, None).await;
-        expect_error(no_record, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(no_record, 401, "verification_record.permission_denied", backend).await;
         me.done(Method::DELETE, &totp_path, Some(&record)).await;
         assert_eq!(me.ok(Method::GET, FACTORS, None).await, json!([]), "on {backend}");
         let none = me.send(Method::GET, "/api/my-account/mfa-verifications/backup-codes", Some(&record), None).await;
-        expect_error(none, 404, "verification_record.not_found", backend).await;
+        expect_api_error(none, 404, "verification_record.not_found", backend).await;
 
         // Each change is logged as the user's doing.
         let filter = AuditFilter { user_id: Some(user_id.as_str().to_owned()), ..AuditFilter::default() };
@@ -147,7 +146,7 @@ async fn the_mfa_switches_are_read_and_changed_with_a_record() {
         assert_eq!(me.ok(Method::GET, "/api/my-account/mfa-settings", None).await, json!({"skipMfaOnSignIn": false}));
         let skip = json!({"skipMfaOnSignIn": true});
         let without = me.send(Method::PATCH, "/api/my-account/mfa-settings", None, Some(skip.clone())).await;
-        expect_error(without, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(without, 401, "verification_record.permission_denied", backend).await;
         let record = me.password_record(PASSWORD).await;
         assert_eq!(
             me.expect(200, Method::PATCH, "/api/my-account/mfa-settings", Some(&record), Some(skip.clone())).await,
@@ -159,7 +158,7 @@ async fn the_mfa_switches_are_read_and_changed_with_a_record() {
         assert_eq!(configs, expected, "on {backend}");
         let patch = json!({"mfa": {"skipped": true, "skipMfaOnSignIn": false}, "passkeySignIn": {"skipped": true}});
         let without = me.send(Method::PATCH, "/api/my-account/logto-configs", None, Some(patch.clone())).await;
-        expect_error(without, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(without, 401, "verification_record.permission_denied", backend).await;
         let changed = me.expect(200, Method::PATCH, "/api/my-account/logto-configs", Some(&record), Some(patch)).await;
         let expected = json!({"mfa": {"skipped": true, "skipMfaOnSignIn": false}, "passkeySignIn": {"skipped": true}});
         assert_eq!(changed, expected, "on {backend}");
@@ -185,7 +184,7 @@ async fn the_mfa_routes_need_the_identities_scope_the_mfa_field_and_a_record() {
             (Method::GET, "/api/my-account/mfa-verifications/backup-codes"),
             (Method::DELETE, "/api/my-account/mfa-verifications/some-id"),
         ] {
-            expect_error(narrow.send(method, path, None, None).await, 401, "auth.unauthorized", backend).await;
+            expect_api_error(narrow.send(method, path, None, None).await, 401, "auth.unauthorized", backend).await;
         }
         narrow.ok(Method::POST, "/api/my-account/mfa-verifications/totp-secret/generate", None).await;
 
@@ -196,21 +195,21 @@ async fn the_mfa_routes_need_the_identities_scope_the_mfa_field_and_a_record() {
         let secret = mfa::totp::generate_secret();
         let totp = json!({"type": "Totp", "secret": secret, "code": totp_code(&secret)});
         let read_only = me.send(Method::POST, FACTORS, Some(&record), Some(totp.clone())).await;
-        expect_error(read_only, 400, "account_center.field_not_editable", backend).await;
+        expect_api_error(read_only, 400, "account_center.field_not_editable", backend).await;
 
         // `mfa` off: reads are refused as not enabled.
         enable_account_center(&app, Some(FieldAccess::Off)).await;
         let off = me.send(Method::GET, FACTORS, None, None).await;
-        expect_error(off, 400, "account_center.field_not_enabled", backend).await;
+        expect_api_error(off, 400, "account_center.field_not_enabled", backend).await;
         let off = me.send(Method::GET, "/api/my-account/logto-configs", None, None).await;
-        expect_error(off, 400, "account_center.field_not_enabled", backend).await;
+        expect_api_error(off, 400, "account_center.field_not_enabled", backend).await;
 
         // `mfa` editable: the record is then needed, and the factor must be enabled in the sign-in experience.
         enable_account_center(&app, Some(FieldAccess::Edit)).await;
         let no_record = me.send(Method::POST, FACTORS, None, Some(totp.clone())).await;
-        expect_error(no_record, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(no_record, 401, "verification_record.permission_denied", backend).await;
         set_mfa_factors(&app, &[MfaFactorType::BackupCode]).await;
         let disabled = me.send(Method::POST, FACTORS, Some(&record), Some(totp)).await;
-        expect_error(disabled, 400, "session.mfa.mfa_factor_not_enabled", backend).await;
+        expect_api_error(disabled, 400, "session.mfa.mfa_factor_not_enabled", backend).await;
     }
 }

@@ -8,8 +8,9 @@ use latchkey_domain::application::{ApplicationRepository, ApplicationType};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::account_client::{AccountSession, create_user, expect_error, set_account_center};
+use crate::account_client::{AccountSession, create_user, set_account_center};
 use crate::harness::TokenApp;
+use crate::helpers::expect_api_error;
 
 const PASSWORD: &str = "Correct-Horse-7-battery";
 const SESSIONS: &str = "urn:logto:scope:sessions";
@@ -43,16 +44,16 @@ async fn sessions_are_listed_with_the_callers_own_marked_and_gated_in_logtos_ord
         // The record is checked first, then the field, then the scope.
         session_field(&app, None).await;
         let response = me.send(Method::GET, "/api/my-account/sessions", None, None).await;
-        expect_error(response, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(response, 401, "verification_record.permission_denied", backend).await;
         let response = me.send(Method::GET, "/api/my-account/sessions", Some(&record), None).await;
-        expect_error(response, 400, "account_center.field_not_enabled", backend).await;
+        expect_api_error(response, 400, "account_center.field_not_enabled", backend).await;
         session_field(&app, Some(FieldAccess::ReadOnly)).await;
         let unscoped = AccountSession::start(&app, &user_id, &first_party, &["openid", "profile"]).await;
         let unscoped_record = unscoped.password_record(PASSWORD).await;
         let response = unscoped.send(Method::GET, "/api/my-account/sessions", Some(&unscoped_record), None).await;
-        expect_error(response, 401, "auth.unauthorized", backend).await;
+        expect_api_error(response, 401, "auth.unauthorized", backend).await;
         let response = unscoped.send(Method::GET, "/api/my-account/grants", Some(&unscoped_record), None).await;
-        expect_error(response, 401, "auth.unauthorized", backend).await;
+        expect_api_error(response, 401, "auth.unauthorized", backend).await;
 
         // Read-only is enough to list.
         let listed = me.ok(Method::GET, "/api/my-account/sessions", Some(&record)).await;
@@ -69,7 +70,7 @@ async fn sessions_are_listed_with_the_callers_own_marked_and_gated_in_logtos_ord
         // A third-party client cannot make the verification record these routes need.
         let response =
             other.send(Method::POST, "/api/verifications/password", None, Some(json!({"password": PASSWORD}))).await;
-        expect_error(response, 403, "auth.third_party_application_forbidden", backend).await;
+        expect_api_error(response, 403, "auth.third_party_application_forbidden", backend).await;
 
         // Grants: one per application, filtered by party.
         let grants = me.ok(Method::GET, "/api/my-account/grants", Some(&record)).await;
@@ -88,7 +89,7 @@ async fn sessions_are_listed_with_the_callers_own_marked_and_gated_in_logtos_ord
         let third: Vec<&str> = third["grants"].as_array().unwrap().iter().map(|g| g["id"].as_str().unwrap()).collect();
         assert_eq!(third, [third_party.as_str()], "on {backend}");
         let response = me.send(Method::GET, "/api/my-account/grants?appType=everyone", Some(&record), None).await;
-        expect_error(response, 400, "guard.invalid_input", backend).await;
+        expect_api_error(response, 400, "guard.invalid_input", backend).await;
 
         // `isCurrent` follows the token that asks.
         let second = AccountSession::start(&app, &user_id, &first_party, SCOPES).await;
@@ -117,17 +118,17 @@ async fn revoking_a_session_or_a_grant_ends_its_tokens_and_is_logged() {
 
         session_field(&app, Some(FieldAccess::ReadOnly)).await;
         let response = me.send(Method::DELETE, &path(&laptop.session_id), None, None).await;
-        expect_error(response, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(response, 401, "verification_record.permission_denied", backend).await;
         let response = me.send(Method::DELETE, &path(&laptop.session_id), Some(&record), None).await;
-        expect_error(response, 400, "account_center.field_not_editable", backend).await;
+        expect_api_error(response, 400, "account_center.field_not_editable", backend).await;
         session_field(&app, Some(FieldAccess::Edit)).await;
         let bogus = format!("{}?revokeGrantsTarget=nobody", path(&laptop.session_id));
         let response = me.send(Method::DELETE, &bogus, Some(&record), None).await;
-        expect_error(response, 400, "guard.invalid_input", backend).await;
+        expect_api_error(response, 400, "guard.invalid_input", backend).await;
         // Another user's session is as unknown as a made-up id.
         for id in [theirs.session_id.as_str(), "no-such-session"] {
             let response = me.send(Method::DELETE, &path(id), Some(&record), None).await;
-            expect_error(response, 404, "oidc.session_not_found", backend).await;
+            expect_api_error(response, 404, "oidc.session_not_found", backend).await;
         }
         assert_eq!(theirs.send(Method::GET, "/api/my-account", None, None).await.status().as_u16(), 200);
 
@@ -136,13 +137,13 @@ async fn revoking_a_session_or_a_grant_ends_its_tokens_and_is_logged() {
         let response = laptop.send(Method::GET, "/api/my-account", None, None).await;
         assert_eq!(response.status().as_u16(), 401, "the revoked session's token fails on {backend}");
         let response = me.send(Method::DELETE, &path(&laptop.session_id), Some(&record), None).await;
-        expect_error(response, 404, "oidc.session_not_found", backend).await;
+        expect_api_error(response, 404, "oidc.session_not_found", backend).await;
         assert_eq!(me.send(Method::GET, "/api/my-account", None, None).await.status().as_u16(), 200);
 
         // A grant is every session with one application.
         let grant = |id: &str| format!("/api/my-account/grants/{id}");
         let response = me.send(Method::DELETE, &grant(&other_client), Some(&record), None).await;
-        expect_error(response, 404, "entity.not_found", backend).await;
+        expect_api_error(response, 404, "entity.not_found", backend).await;
         let phone = AccountSession::start(&app, &user_id, &other_client, SCOPES).await;
         let tablet = AccountSession::start(&app, &user_id, &other_client, SCOPES).await;
         me.done(Method::DELETE, &grant(&other_client), Some(&record)).await;
@@ -173,8 +174,8 @@ async fn revoking_a_session_or_a_grant_ends_its_tokens_and_is_logged() {
         assert_eq!(revocations[1]["payload"]["details"]["sessionIds"], json!([laptop.session_id]), "on {backend}");
         assert!(entries.iter().all(|entry| entry["payload"]["userId"] == user_id.as_str()), "only ada's on {backend}");
         let response = me.send(Method::GET, "/api/my-account/logs?page_size=0", Some(&record), None).await;
-        expect_error(response, 400, "guard.invalid_pagination", backend).await;
+        expect_api_error(response, 400, "guard.invalid_pagination", backend).await;
         let response = me.send(Method::GET, "/api/my-account/logs", None, None).await;
-        expect_error(response, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(response, 401, "verification_record.permission_denied", backend).await;
     }
 }

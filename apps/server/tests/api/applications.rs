@@ -9,9 +9,8 @@ use reqwest::{Method, RequestBuilder, Response};
 use serde_json::{Value, json};
 
 use crate::harness::TokenApp;
+use crate::helpers::{MANAGEMENT_API, expect_api_error};
 
-/// `<endpoint>/api` for the test settings' default endpoint.
-const MANAGEMENT_API: &str = "http://127.0.0.1:3001/api";
 const ROLE_ID: &str = "management-api-access";
 
 /// The shared harness (a running server plus a store on its database) and a management token from `/oidc/token`.
@@ -100,14 +99,6 @@ async fn management_token(
     if ok { Ok(body["access_token"].as_str().unwrap().to_owned()) } else { Err(body) }
 }
 
-async fn expect_error(response: Response, status: u16, code: &str, backend: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "on {backend}");
-    let body: Value = response.json().await.expect("a JSON error body");
-    assert_eq!(body["code"], code, "on {backend}: {body}");
-    assert!(body["message"].is_string(), "on {backend}: {body}");
-    body
-}
-
 #[tokio::test]
 async fn an_m2m_app_is_created_read_updated_listed_and_deleted_with_logtos_field_names() {
     for app in ManagedApp::all().await {
@@ -163,7 +154,7 @@ async fn an_m2m_app_is_created_read_updated_listed_and_deleted_with_logtos_field
         let deleted = app.send(Method::DELETE, &format!("/api/applications/{id}"), None).await;
         assert_eq!(deleted.status().as_u16(), 204, "on {}", app.backend);
         let gone = app.send(Method::GET, &format!("/api/applications/{id}"), None).await;
-        expect_error(gone, 404, "entity.not_exists_with_id", app.backend).await;
+        expect_api_error(gone, 404, "entity.not_exists_with_id", app.backend).await;
     }
 }
 
@@ -206,15 +197,15 @@ async fn a_secret_is_shown_once_at_creation_works_at_the_token_endpoint_and_is_n
 
         let duplicate =
             app.send(Method::POST, &format!("/api/applications/{id}/secrets"), Some(json!({"name": "ci"}))).await;
-        expect_error(duplicate, 422, "entity.unique_integrity_violation", app.backend).await;
+        expect_api_error(duplicate, 422, "entity.unique_integrity_violation", app.backend).await;
         let past = json!({"name": "old", "expiresAt": 1_000});
         let past = app.send(Method::POST, &format!("/api/applications/{id}/secrets"), Some(past)).await;
-        expect_error(past, 400, "request.invalid_input", app.backend).await;
+        expect_api_error(past, 400, "request.invalid_input", app.backend).await;
 
         let removed = app.send(Method::DELETE, &format!("/api/applications/{id}/secrets/ci"), None).await;
         assert_eq!(removed.status().as_u16(), 204, "on {}", app.backend);
         let again = app.send(Method::DELETE, &format!("/api/applications/{id}/secrets/ci"), None).await;
-        expect_error(again, 404, "entity.not_found", app.backend).await;
+        expect_api_error(again, 404, "entity.not_found", app.backend).await;
     }
 }
 
@@ -250,19 +241,19 @@ async fn the_management_api_role_gives_an_m2m_app_management_tokens_and_other_ro
         assert_eq!(own.unwrap().status().as_u16(), 200, "on {}", app.backend);
 
         let unknown = app.send(Method::POST, &roles_path, Some(json!({"roleIds": ["no-such-role"]}))).await;
-        expect_error(unknown, 404, "entity.not_exists_with_id", app.backend).await;
+        expect_api_error(unknown, 404, "entity.not_exists_with_id", app.backend).await;
         let unknown = app.send(Method::DELETE, &format!("{roles_path}/no-such-role"), None).await;
-        expect_error(unknown, 404, "entity.not_exists_with_id", app.backend).await;
+        expect_api_error(unknown, 404, "entity.not_exists_with_id", app.backend).await;
 
         let removed = app.send(Method::DELETE, &format!("{roles_path}/{ROLE_ID}"), None).await;
         assert_eq!(removed.status().as_u16(), 204, "on {}", app.backend);
         // The token minted while the app held the role dies with the role, on the next request.
         let own = app.client.get(format!("{}/api/applications/{id}", app.address)).bearer_auth(&token).send().await;
-        expect_error(own.unwrap(), 401, "auth.unauthorized", app.backend).await;
+        expect_api_error(own.unwrap(), 401, "auth.unauthorized", app.backend).await;
         let refused = management_token(&app.client, &app.address, id, secret).await.unwrap_err();
         assert_eq!(refused["error"], "invalid_scope", "on {}", app.backend);
         let again = app.send(Method::DELETE, &format!("{roles_path}/{ROLE_ID}"), None).await;
-        expect_error(again, 404, "entity.not_found", app.backend).await;
+        expect_api_error(again, 404, "entity.not_found", app.backend).await;
     }
 }
 
@@ -280,12 +271,12 @@ async fn first_party_apps_follow_logtos_type_rules() {
 
         let third_party_spa = json!({"name": "x", "type": "SPA", "isThirdParty": true});
         let response = app.send(Method::POST, "/api/applications", Some(third_party_spa)).await;
-        expect_error(response, 400, "application.invalid_third_party_application_type", app.backend).await;
+        expect_api_error(response, 400, "application.invalid_third_party_application_type", app.backend).await;
         let roles = app.send(Method::GET, &format!("/api/applications/{native_id}/roles"), None).await;
-        expect_error(roles, 422, "application.invalid_type", app.backend).await;
+        expect_api_error(roles, 422, "application.invalid_type", app.backend).await;
         let secrets = format!("/api/applications/{native_id}/secrets");
         let secret = app.send(Method::POST, &secrets, Some(json!({"name": "s"}))).await;
-        expect_error(secret, 400, "request.invalid_input", app.backend).await;
+        expect_api_error(secret, 400, "request.invalid_input", app.backend).await;
     }
 }
 
@@ -300,7 +291,7 @@ async fn invalid_bodies_answer_guard_invalid_input_in_logtos_shape() {
         ];
         for body in cases {
             let response = app.send(Method::POST, "/api/applications", Some(body.clone())).await;
-            expect_error(response, 400, "guard.invalid_input", app.backend).await;
+            expect_api_error(response, 400, "guard.invalid_input", app.backend).await;
         }
         let malformed = app
             .request(Method::POST, "/api/applications")
@@ -309,7 +300,7 @@ async fn invalid_bodies_answer_guard_invalid_input_in_logtos_shape() {
             .send()
             .await
             .unwrap();
-        expect_error(malformed, 400, "guard.invalid_input", app.backend).await;
+        expect_api_error(malformed, 400, "guard.invalid_input", app.backend).await;
     }
 }
 
@@ -325,7 +316,7 @@ async fn unknown_ids_answer_404_entity_not_exists_with_id() {
             (Method::GET, "/api/applications/nope/roles", None),
         ] {
             let response = app.send(method.clone(), path, body).await;
-            let body = expect_error(response, 404, "entity.not_exists_with_id", app.backend).await;
+            let body = expect_api_error(response, 404, "entity.not_exists_with_id", app.backend).await;
             assert!(body.get("data").is_none(), "{method} {path}: {body}");
         }
     }
@@ -366,7 +357,7 @@ async fn lists_are_paginated_with_total_number_and_links_on_the_real_path() {
         assert_eq!(past_the_end, json!([]));
         for query in ["page=0", "page_size=0", "page_size=101", "page=abc"] {
             let response = app.send(Method::GET, &format!("/api/applications?{query}"), None).await;
-            expect_error(response, 400, "guard.invalid_pagination", app.backend).await;
+            expect_api_error(response, 400, "guard.invalid_pagination", app.backend).await;
         }
     }
 }
@@ -376,22 +367,22 @@ async fn without_a_management_token_the_routes_answer_401_or_403() {
     for app in ManagedApp::all().await {
         let url = format!("{}/api/applications", app.address);
         let missing = app.client.get(&url).send().await.unwrap();
-        expect_error(missing, 401, "auth.authorization_header_missing", app.backend).await;
+        expect_api_error(missing, 401, "auth.authorization_header_missing", app.backend).await;
         let garbage = app.client.get(&url).bearer_auth("garbage").send().await.unwrap();
-        expect_error(garbage, 401, "auth.unauthorized", app.backend).await;
+        expect_api_error(garbage, 401, "auth.unauthorized", app.backend).await;
         // Unauthenticated first, even with a broken body.
         let broken = app.client.post(&url).header("Content-Type", "application/json").body("{").send().await.unwrap();
-        expect_error(broken, 401, "auth.authorization_header_missing", app.backend).await;
+        expect_api_error(broken, 401, "auth.authorization_header_missing", app.backend).await;
 
         let account_token = app.token_for(Audience::Account, &["all"]);
         let response = app.client.get(&url).bearer_auth(account_token).send().await.unwrap();
-        expect_error(response, 401, "auth.unauthorized", app.backend).await;
+        expect_api_error(response, 401, "auth.unauthorized", app.backend).await;
         let other_resource = app.token_for(Audience::Resource("https://api.example.com".to_owned()), &["all"]);
         let response = app.client.get(&url).bearer_auth(other_resource).send().await.unwrap();
-        expect_error(response, 401, "auth.unauthorized", app.backend).await;
+        expect_api_error(response, 401, "auth.unauthorized", app.backend).await;
         let no_scope = app.token_for(Audience::Resource(MANAGEMENT_API.to_owned()), &[]);
         let response = app.client.post(&url).bearer_auth(no_scope).json(&json!({"name": "x", "type": "SPA"})).send();
-        expect_error(response.await.unwrap(), 403, "auth.forbidden", app.backend).await;
+        expect_api_error(response.await.unwrap(), 403, "auth.forbidden", app.backend).await;
     }
 }
 
@@ -404,11 +395,11 @@ async fn a_read_only_attenuated_management_token_can_list_but_not_create() {
         let list = app.client.get(&url).bearer_auth(&read_only).send().await.unwrap();
         assert_eq!(list.status().as_u16(), 200, "on {}", app.backend);
         let create = app.client.post(&url).bearer_auth(&read_only).json(&json!({"name": "x", "type": "SPA"})).send();
-        expect_error(create.await.unwrap(), 401, "auth.unauthorized", app.backend).await;
+        expect_api_error(create.await.unwrap(), 401, "auth.unauthorized", app.backend).await;
 
         let elsewhere = attenuate(&app.token, &[r#"check if path($p), $p.starts_with("/api/users")"#]).unwrap();
         let response = app.client.get(&url).bearer_auth(&elsewhere).send().await.unwrap();
-        expect_error(response, 401, "auth.unauthorized", app.backend).await;
+        expect_api_error(response, 401, "auth.unauthorized", app.backend).await;
         // The management app's own credentials still work: attenuation narrowed copies, not the app.
         assert!(management_token(&app.client, &app.address, &app.client_id, &app.client_secret).await.is_ok());
     }
@@ -427,7 +418,7 @@ async fn deleting_an_app_revokes_its_tokens_on_the_next_request() {
         app.send(Method::DELETE, &format!("/api/applications/{id}"), None).await;
 
         let response = app.client.get(&url).bearer_auth(&token).send().await.unwrap();
-        expect_error(response, 401, "auth.unauthorized", app.backend).await;
+        expect_api_error(response, 401, "auth.unauthorized", app.backend).await;
         assert!(app.store.applications().find_by_id(id).await.unwrap().is_none());
     }
 }

@@ -14,12 +14,11 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::account_client::{AccountSession, create_user, expect_error, set_account_center, set_mfa_factors};
+use crate::account_client::{AccountSession, create_user, set_account_center, set_mfa_factors};
 use crate::code_sign_in::{Receiver, apps_sending_to};
-use crate::harness::{
-    Client, TokenApp, expect_accepted, expect_error as expect_oidc_error, expect_tokens, expect_unauthorized,
-};
-use crate::personal_access_tokens::{audit_entries, call, expect_code, expect_status, management_client};
+use crate::harness::{Client, TokenApp, expect_accepted, expect_oauth_error, expect_tokens, expect_unauthorized};
+use crate::helpers::expect_api_error;
+use crate::personal_access_tokens::{audit_entries, call, expect_status, management_client};
 
 const PASSWORD: &str = "Correct-Horse-7-battery";
 const SESSIONS: &str = "urn:logto:scope:sessions";
@@ -130,7 +129,7 @@ async fn search(app: &TokenApp, admin: &str, parameters: &[(&str, &str)]) -> (Ve
 async fn search_refused(app: &TokenApp, admin: &str, parameters: &[(&str, &str)]) {
     let url = Url::parse_with_params(&format!("{}/api/users", app.address), parameters).unwrap();
     let response = app.client.get(url).bearer_auth(admin).send().await.expect("the server answers");
-    expect_code(response, 400, "request.invalid_input", app.backend).await;
+    expect_api_error(response, 400, "request.invalid_input", app.backend).await;
 }
 
 /// The number of users the Management API lists.
@@ -149,7 +148,7 @@ fn wrong_totp_code(secret: &str) -> String {
 /// Signs `username` in with the right password and returns the token of the MFA challenge it is answered with.
 async fn mfa_challenge(app: &TokenApp, client_id: &str, username: &str) -> String {
     let response = sign_in(app, client_id, username, PASSWORD).await;
-    let body = expect_error(response, 403, "session.mfa.require_mfa_verification", app.backend).await;
+    let body = expect_api_error(response, 403, "session.mfa.require_mfa_verification", app.backend).await;
     body["data"]["mfaToken"].as_str().expect("an MFA token").to_owned()
 }
 
@@ -182,22 +181,22 @@ async fn attack_self_marking_an_email_verified_is_refused() {
         // A code sent to the address but never checked proves nothing.
         let unchecked = unverified_email_record(&me, &target).await;
         let response = me.send(Method::POST, path, Some(&identity), Some(set(&unchecked))).await;
-        expect_error(response, 400, "verification_record.not_found", backend).await;
+        expect_api_error(response, 400, "verification_record.not_found", backend).await;
         // Nor does the identity record passed off as a proof of the address.
         let response = me.send(Method::POST, path, Some(&identity), Some(set(&identity))).await;
-        expect_error(response, 400, "verification_record.not_found", backend).await;
+        expect_api_error(response, 400, "verification_record.not_found", backend).await;
         // Nor a code checked for another address of the attacker's.
         let decoy = verified_email_record(&me, &receiver, &unique_email("decoy")).await;
         let response = me.send(Method::POST, path, Some(&identity), Some(set(&decoy))).await;
-        expect_error(response, 400, "verification_record.not_found", backend).await;
+        expect_api_error(response, 400, "verification_record.not_found", backend).await;
         // Nor a code for this very address checked by another user.
         let (_, other) = signed_in(&app, json!({"username": "mallory", "password": PASSWORD})).await;
         let theirs = verified_email_record(&other, &receiver, &target).await;
         let response = me.send(Method::POST, path, Some(&identity), Some(set(&theirs))).await;
-        expect_error(response, 400, "verification_record.not_found", backend).await;
+        expect_api_error(response, 400, "verification_record.not_found", backend).await;
         // Nor a made-up record id.
         let response = me.send(Method::POST, path, Some(&identity), Some(set("madeuprecord0000000000"))).await;
-        expect_error(response, 400, "verification_record.not_found", backend).await;
+        expect_api_error(response, 400, "verification_record.not_found", backend).await;
 
         assert_eq!(me.me().await["primaryEmail"], own.as_str(), "the email is unchanged on {backend}");
         let admin = app.management_token().await;
@@ -220,14 +219,14 @@ async fn attack_using_a_verification_record_of_another_session_or_another_user_i
 
         let elsewhere = my_other_session.password_record(PASSWORD).await;
         let response = me.send(Method::PATCH, "/api/my-account", Some(&elsewhere), Some(rename.clone())).await;
-        expect_error(response, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(response, 401, "verification_record.permission_denied", backend).await;
         let foreign = mallory.password_record(PASSWORD).await;
         let response = me.send(Method::PATCH, "/api/my-account", Some(&foreign), Some(rename.clone())).await;
-        expect_error(response, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(response, 401, "verification_record.permission_denied", backend).await;
         // The other way round: the victim's record in the attacker's session changes nothing of anyone's.
         let victims = me.password_record(PASSWORD).await;
         let response = mallory.send(Method::PATCH, "/api/my-account", Some(&victims), Some(rename)).await;
-        expect_error(response, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(response, 401, "verification_record.permission_denied", backend).await;
 
         assert_eq!(me.me().await["username"], "ada", "on {backend}");
         assert_eq!(mallory.me().await["username"], "mallory", "on {backend}");
@@ -252,7 +251,7 @@ async fn attack_linking_a_social_identity_bound_to_someone_else_is_refused() {
 
         let path = format!("/api/users/{attacker}/identities/github");
         let taken = call(&app, Some(&admin), Method::PUT, &path, Some(json!({"userId": "gh-42"}))).await;
-        expect_code(taken, 422, "user.identity_already_in_use", backend).await;
+        expect_api_error(taken, 422, "user.identity_already_in_use", backend).await;
 
         assert_eq!(admin_view(&app, &admin, &attacker).await["identities"], json!({}), "on {backend}");
         let victims = admin_view(&app, &admin, &victim).await;
@@ -269,14 +268,14 @@ async fn attack_removing_the_last_sign_in_identifier_is_refused() {
         let (_, email_only) = signed_in(&app, json!({"primaryEmail": email, "password": PASSWORD})).await;
         let record = email_only.password_record(PASSWORD).await;
         let response = email_only.send(Method::DELETE, "/api/my-account/primary-email", Some(&record), None).await;
-        expect_error(response, 400, "user.last_sign_in_method_required", backend).await;
+        expect_api_error(response, 400, "user.last_sign_in_method_required", backend).await;
         assert_eq!(email_only.me().await["primaryEmail"], email.as_str(), "on {backend}");
 
         let (_, username_only) = signed_in(&app, json!({"username": "ada", "password": PASSWORD})).await;
         let record = username_only.password_record(PASSWORD).await;
         let cleared = json!({"username": null});
         let response = username_only.send(Method::PATCH, "/api/my-account", Some(&record), Some(cleared)).await;
-        expect_error(response, 400, "user.last_sign_in_method_required", backend).await;
+        expect_api_error(response, 400, "user.last_sign_in_method_required", backend).await;
         assert_eq!(username_only.me().await["username"], "ada", "on {backend}");
     }
 }
@@ -291,13 +290,13 @@ async fn attack_brute_forcing_a_password_is_blocked_even_for_the_right_password(
         for attempt in 1..100 {
             let guess = format!("guess-{attempt}");
             let response = sign_in(&app, &client.id, "ada", &guess).await;
-            expect_error(response, 422, "session.invalid_credentials", backend).await;
+            expect_api_error(response, 422, "session.invalid_credentials", backend).await;
         }
         // The hundredth failure within the hour is itself answered with the block.
         let hundredth = sign_in(&app, &client.id, "ada", "guess-100").await;
-        expect_error(hundredth, 400, "session.verification_blocked_too_many_attempts", backend).await;
+        expect_api_error(hundredth, 400, "session.verification_blocked_too_many_attempts", backend).await;
         let right = sign_in(&app, &client.id, "ada", PASSWORD).await;
-        expect_error(right, 400, "session.verification_blocked_too_many_attempts", backend).await;
+        expect_api_error(right, 400, "session.verification_blocked_too_many_attempts", backend).await;
     }
 }
 
@@ -319,11 +318,11 @@ async fn attack_brute_forcing_a_totp_code_at_sign_in_ends_the_challenge_after_fi
         let wrong = wrong_totp_code(&secret);
         for _ in 0..5 {
             let response = call(&app, None, Method::POST, "/api/sign-in/mfa", Some(answer(&mfa_token, &wrong))).await;
-            expect_error(response, 400, "session.mfa.invalid_totp_code", backend).await;
+            expect_api_error(response, 400, "session.mfa.invalid_totp_code", backend).await;
         }
         let right = mfa::totp::code_at(&secret, SystemClock.now()).unwrap();
         let sixth = call(&app, None, Method::POST, "/api/sign-in/mfa", Some(answer(&mfa_token, &right))).await;
-        expect_error(sixth, 400, "session.mfa.pending_info_not_found", backend).await;
+        expect_api_error(sixth, 400, "session.mfa.pending_info_not_found", backend).await;
 
         // The code was right: a fresh challenge accepts it, so the refusal was the attempt limit's doing.
         let fresh = mfa_challenge(&app, &client.id, "ada").await;
@@ -361,10 +360,10 @@ async fn attack_guessing_a_verification_code_is_stopped_after_ten_checks_even_wi
 
         for _ in 0..10 {
             let response = call(&app, None, Method::POST, "/api/sign-in", Some(attempt(wrong))).await;
-            expect_error(response, 400, "verification_code.code_mismatch", backend).await;
+            expect_api_error(response, 400, "verification_code.code_mismatch", backend).await;
         }
         let eleventh = call(&app, None, Method::POST, "/api/sign-in", Some(attempt(&code))).await;
-        expect_error(eleventh, 400, "verification_code.exceed_max_try", backend).await;
+        expect_api_error(eleventh, 400, "verification_code.exceed_max_try", backend).await;
     }
 }
 
@@ -388,7 +387,7 @@ async fn attack_an_account_api_token_on_the_management_api_is_unauthorized() {
             (Method::POST, "/api/subject-tokens".to_owned(), Some(json!({"userId": victim.as_str()}))),
         ] {
             let response = call(&app, Some(&me.token), method.clone(), &path, body).await;
-            let refused = expect_code(response, 401, "auth.unauthorized", backend).await;
+            let refused = expect_api_error(response, 401, "auth.unauthorized", backend).await;
             assert!(!refused.to_string().contains("Ada"), "{method} {path} leaks the victim: {refused}");
         }
 
@@ -418,7 +417,7 @@ async fn attack_a_users_token_reaching_for_another_users_data_through_the_accoun
         let record = me.password_record(PASSWORD).await;
         let path = format!("/api/my-account/sessions/{}", victim.session_id);
         let response = me.send(Method::DELETE, &path, Some(&record), None).await;
-        expect_error(response, 404, "oidc.session_not_found", backend).await;
+        expect_api_error(response, 404, "oidc.session_not_found", backend).await;
         expect_accepted(&app, &victim.token).await;
         let listed = me.ok(Method::GET, "/api/my-account/sessions", Some(&record)).await;
         assert!(!listed.to_string().contains(victim_id.as_str()), "on {backend}: {listed}");
@@ -440,7 +439,7 @@ async fn attack_an_attenuated_token_escaping_its_restriction_is_unauthorized() {
         let read_only = attenuate(&me.token, &[r#"check if operation("read")"#]).unwrap();
         expect_accepted(&app, &read_only).await;
         let write = call(&app, Some(&read_only), Method::PATCH, "/api/my-account", Some(json!({"name": "Escaped"})));
-        expect_code(write.await, 401, "auth.unauthorized", backend).await;
+        expect_api_error(write.await, 401, "auth.unauthorized", backend).await;
         // A token restricted to one path cannot leave it.
         let logs_only = attenuate(&me.token, &[r#"check if path($p), $p.starts_with("/api/my-account/logs")"#]);
         expect_unauthorized(&app, &logs_only.unwrap()).await;
@@ -467,7 +466,7 @@ async fn attack_an_attenuated_token_escaping_its_restriction_is_unauthorized() {
         let account = expect_status(app.my_account(&forged).await, 200, backend).await;
         assert_eq!(account["id"], attacker_id.as_str(), "on {backend}: {account}");
         let response = call(&app, Some(&forged), Method::GET, &format!("/api/users/{victim}"), None).await;
-        expect_code(response, 401, "auth.unauthorized", backend).await;
+        expect_api_error(response, 401, "auth.unauthorized", backend).await;
 
         // A Management API token narrowed to one user reaches no other, nor the list.
         let one_user = attenuate(&admin, &[&format!(r#"check if target_user("{attacker_id}")"#)]).unwrap();
@@ -479,12 +478,12 @@ async fn attack_an_attenuated_token_escaping_its_restriction_is_unauthorized() {
             (Method::GET, "/api/users".to_owned()),
         ] {
             let response = call(&app, Some(&one_user), method.clone(), &path, None).await;
-            expect_code(response, 401, "auth.unauthorized", backend).await;
+            expect_api_error(response, 401, "auth.unauthorized", backend).await;
         }
         // A read-only Management API token cannot delete.
         let read_only_admin = attenuate(&admin, &[r#"check if operation("read")"#]).unwrap();
         let response = call(&app, Some(&read_only_admin), Method::DELETE, &format!("/api/users/{victim}"), None).await;
-        expect_code(response, 401, "auth.unauthorized", backend).await;
+        expect_api_error(response, 401, "auth.unauthorized", backend).await;
 
         assert_eq!(admin_view(&app, &admin, &victim).await["name"], "Ada", "on {backend}");
         assert_eq!(me.me().await["name"], "Mallory", "on {backend}");
@@ -517,7 +516,7 @@ async fn attack_using_a_personal_access_token_of_a_deleted_or_suspended_user_is_
             }
 
             let refused = exchange(&app, &client, &pat, PAT_TYPE).await;
-            expect_oidc_error(refused, 400, "invalid_grant", backend).await;
+            expect_oauth_error(refused, 400, "invalid_grant", backend).await;
             expect_unauthorized(&app, &access_token).await;
         }
     }
@@ -540,7 +539,7 @@ async fn attack_reusing_an_impersonation_subject_token_is_refused() {
         expect_accepted(&app, first["access_token"].as_str().unwrap()).await;
         for client in [&first_client, &second_client] {
             let again = exchange(&app, client, &subject_token, ACCESS_TOKEN_TYPE).await;
-            expect_oidc_error(again, 400, "invalid_grant", backend).await;
+            expect_oauth_error(again, 400, "invalid_grant", backend).await;
         }
 
         // Only the first exchange started a session.
@@ -564,11 +563,11 @@ async fn attack_replaying_a_rotated_out_refresh_token_revokes_the_whole_session(
         expect_accepted(&app, live_access).await;
 
         let replay = refresh(&app, &client, &stolen).await;
-        expect_oidc_error(replay, 400, "invalid_grant", backend).await;
+        expect_oauth_error(replay, 400, "invalid_grant", backend).await;
 
         expect_unauthorized(&app, live_access).await;
         expect_unauthorized(&app, &started.access_token).await;
-        expect_oidc_error(refresh(&app, &client, successor).await, 400, "invalid_grant", backend).await;
+        expect_oauth_error(refresh(&app, &client, successor).await, 400, "invalid_grant", backend).await;
     }
 }
 
@@ -596,7 +595,7 @@ async fn attack_using_the_access_token_of_a_deleted_session_is_unauthorized() {
         expect_status(call(&app, Some(access_token), Method::POST, "/api/sign-out", None).await, 204, backend).await;
         expect_unauthorized(&app, access_token).await;
         let signed_out_again = call(&app, Some(access_token), Method::POST, "/api/sign-out", None).await;
-        expect_code(signed_out_again, 401, "auth.unauthorized", backend).await;
+        expect_api_error(signed_out_again, 401, "auth.unauthorized", backend).await;
     }
 }
 
@@ -715,7 +714,7 @@ async fn attack_importing_a_password_hash_of_absurd_cost_is_refused_and_no_user_
         ] {
             let body = json!({"username": "imported", "passwordDigest": digest, "passwordAlgorithm": algorithm});
             let response = call(&app, Some(&admin), Method::POST, "/api/users", Some(body)).await;
-            expect_code(response, 400, "user.password_digest_cost_out_of_bounds", backend).await;
+            expect_api_error(response, 400, "user.password_digest_cost_out_of_bounds", backend).await;
         }
         assert_eq!(user_count(&app, &admin).await, 0, "no user was created on {backend}");
     }
@@ -740,15 +739,15 @@ async fn attack_oversized_and_deeply_nested_bodies_are_refused_and_the_server_st
 
         for depth in [10_000, 17] {
             let response = raw(Method::POST, "/api/users", &admin, nested(depth)).await.unwrap();
-            expect_code(response, 400, "guard.invalid_input", backend).await;
+            expect_api_error(response, 400, "guard.invalid_input", backend).await;
             let response = raw(Method::PATCH, "/api/my-account", &me.token, nested(depth)).await.unwrap();
-            expect_error(response, 400, "guard.invalid_input", backend).await;
+            expect_api_error(response, 400, "guard.invalid_input", backend).await;
         }
         let huge = format!(r#"{{"username":"huge","name":"{}"}}"#, "x".repeat(10 * 1024 * 1024));
         let response = raw(Method::POST, "/api/users", &admin, huge.clone()).await.expect("an answer, not a reset");
-        expect_code(response, 400, "guard.invalid_input", backend).await;
+        expect_api_error(response, 400, "guard.invalid_input", backend).await;
         let response = raw(Method::PATCH, "/api/my-account", &me.token, huge).await.expect("an answer, not a reset");
-        expect_error(response, 400, "guard.invalid_input", backend).await;
+        expect_api_error(response, 400, "guard.invalid_input", backend).await;
 
         let status = app.client.get(format!("{}/api/status", app.address)).send().await.unwrap();
         assert_eq!(status.status().as_u16(), 204, "the server still answers on {backend}");

@@ -15,7 +15,7 @@ use latchkey_domain::application::{Application, ApplicationRepository};
 use latchkey_domain::{Clock, SystemClock};
 use latchkey_store::Store;
 
-use crate::helpers::{TestDatabase, postgres_server_url};
+use crate::helpers::{MANAGEMENT_API, TestDatabase, postgres_server_url};
 
 /// Upper bound for anything the binary does here; generous for a cold, loaded CI machine.
 const PATIENCE: Duration = Duration::from_secs(60);
@@ -31,6 +31,44 @@ pub(crate) fn latchkey(dir: &Path) -> Command {
     }
     command.env("LATCHKEY_BIND", "127.0.0.1:0").env("LATCHKEY_LOG", "info");
     command
+}
+
+/// The Management API credentials [`serve`] starts a server with, so that the test knows them.
+pub(crate) const BOOTSTRAP_CLIENT_ID: &str = "process-tests";
+pub(crate) const BOOTSTRAP_CLIENT_SECRET: &str = "process-tests-secret";
+
+/// `latchkey serve` in `dir` with the known bootstrap credentials, on `database_url` (the SQLite file in `dir`
+/// when `None`).
+pub(crate) fn serve(dir: &Path, database_url: Option<&str>) -> Command {
+    let mut command = latchkey(dir);
+    if let Some(url) = database_url {
+        command.env("LATCHKEY_DATABASE_URL", url);
+    }
+    command
+        .env("LATCHKEY_BOOTSTRAP_CLIENT_ID", BOOTSTRAP_CLIENT_ID)
+        .env("LATCHKEY_BOOTSTRAP_CLIENT_SECRET", BOOTSTRAP_CLIENT_SECRET)
+        .arg("serve");
+    command
+}
+
+/// `POST /oidc/token` at `base_url` for a Management API token (`client_credentials`, scope `all`) as the bootstrap
+/// app of a server started by [`serve`].
+pub(crate) async fn management_token_response(client: &reqwest::Client, base_url: &str) -> reqwest::Response {
+    let form = [("grant_type", "client_credentials"), ("resource", MANAGEMENT_API), ("scope", "all")];
+    client
+        .post(format!("{base_url}/oidc/token"))
+        .basic_auth(BOOTSTRAP_CLIENT_ID, Some(BOOTSTRAP_CLIENT_SECRET))
+        .form(&form)
+        .send()
+        .await
+        .expect("the server answers")
+}
+
+/// The access token of [`management_token_response`].
+pub(crate) async fn management_token(client: &reqwest::Client, base_url: &str) -> String {
+    let body: serde_json::Value =
+        management_token_response(client, base_url).await.json().await.expect("a JSON token response");
+    body["access_token"].as_str().unwrap_or_else(|| panic!("a management token: {body}")).to_owned()
 }
 
 async fn run_to_completion(mut command: Command) -> Output {

@@ -3,7 +3,6 @@
 //! the in-process server, concurrent writers racing on one user with `If-Match`. What each must keep: an answer in
 //! bounded time, no acknowledged write lost, no lost update, no dropped request.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -14,24 +13,16 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::Command;
 use tokio::sync::{Barrier, mpsc};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use url::Url;
 
-use crate::binary::{RunningServer, latchkey};
+use crate::binary::{RunningServer, management_token, management_token_response, serve};
 use crate::harness::TokenApp;
-use crate::helpers::{TestDatabase, postgres_server_url};
+use crate::helpers::{ACCOUNT_PAGE_APP_ID, TestDatabase, expect_api_error, postgres_server_url};
 use crate::tcp_proxy::TcpProxy;
 
-/// The Management API credentials the servers are started with, so the test knows them.
-const BOOTSTRAP_CLIENT_ID: &str = "fault-tests";
-const BOOTSTRAP_CLIENT_SECRET: &str = "fault-tests-secret";
-/// `<endpoint>/api` for the default endpoint.
-const MANAGEMENT_API: &str = "http://127.0.0.1:3001/api";
-/// The built-in first-party SPA app every server makes exist at start.
-const ACCOUNT_PAGE_APP_ID: &str = "account-page";
 const PASSWORD: &str = "correct-Horse-battery-9";
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -65,7 +56,7 @@ async fn while_postgres_is_unreachable_requests_fail_with_503_in_bounded_time_an
         timed(admin.send(Method::GET, &kept_path, None)),
         timed(admin.send(Method::POST, "/api/users", Some(refused_user))),
         timed(admin.send(Method::GET, "/api/status/ready", None)),
-        timed(admin.management_token_response()),
+        timed(management_token_response(&admin.client, &admin.base_url)),
     );
     let (list, get, create, ready, token) = outage_answers;
     for (what, (response, elapsed)) in
@@ -77,7 +68,7 @@ async fn while_postgres_is_unreachable_requests_fail_with_503_in_bounded_time_an
     let (token, elapsed) = token;
     assert!(elapsed < OUTAGE_ANSWER_BOUND, "the client_credentials grant answered only after {elapsed:?}");
     // The token endpoint keeps OAuth's error shape; its "try again later" is `temporarily_unavailable`.
-    expect_code("POST /oidc/token", token, 503, "oidc.temporarily_unavailable").await;
+    expect_api_error(token, 503, "oidc.temporarily_unavailable", "POST /oidc/token").await;
     // Liveness does not depend on the database: restarting the process would not bring it back.
     assert_eq!(admin.send(Method::GET, "/api/status", None).await.status().as_u16(), 204);
     assert!(server.is_running(), "the server died with its database");
@@ -224,7 +215,7 @@ async fn concurrent_increments_with_if_match_lose_no_update_and_a_stale_etag_cha
         assert!(conflicts >= INCREMENTERS - 1, "only {conflicts} conflicts on {backend}: the race did not happen");
 
         let stale = admin.increment(&path, &initial_etag, 0).await;
-        expect_code("a PATCH with a stale ETag", stale, 412, "request.precondition_failed").await;
+        expect_api_error(stale, 412, "request.precondition_failed", "a PATCH with a stale ETag").await;
         let unchanged = admin.counter(&path).await;
         assert_eq!(unchanged, (final_etag, counter), "a refused PATCH changed the user on {backend}");
     }
@@ -314,19 +305,6 @@ async fn wait_until_in_flight(base_url: &str, requests: usize) {
     }
 }
 
-/// `latchkey serve` in `dir` with known bootstrap credentials, on `database_url` (SQLite in `dir` when `None`).
-fn serve(dir: &Path, database_url: Option<&str>) -> Command {
-    let mut command = latchkey(dir);
-    if let Some(url) = database_url {
-        command.env("LATCHKEY_DATABASE_URL", url);
-    }
-    command
-        .env("LATCHKEY_BOOTSTRAP_CLIENT_ID", BOOTSTRAP_CLIENT_ID)
-        .env("LATCHKEY_BOOTSTRAP_CLIENT_SECRET", BOOTSTRAP_CLIENT_SECRET)
-        .arg("serve");
-    command
-}
-
 /// Stops `server` with SIGTERM and asserts a clean exit without a panic anywhere in its output.
 async fn assert_stops_cleanly(server: &mut RunningServer) {
     let exit = server.stop_with(Signal::SIGTERM).await;
@@ -358,15 +336,7 @@ async fn timed<T>(request: impl Future<Output = T>) -> (T, Duration) {
 
 /// Asserts 503 with Logto's `service_unavailable` body.
 async fn expect_unavailable(what: &str, response: Response) {
-    expect_code(what, response, 503, "service_unavailable").await;
-}
-
-async fn expect_code(what: &str, response: Response, status: u16, code: &str) {
-    let actual = response.status().as_u16();
-    let text = response.text().await.unwrap_or_default();
-    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("{what}: not JSON: {actual} {text}"));
-    assert_eq!((actual, body["code"].as_str()), (status, Some(code)), "{what}: {body}");
-    assert!(body["message"].is_string(), "{what}: {body}");
+    expect_api_error(response, 503, "service_unavailable", what).await;
 }
 
 fn id_of(user: &Value) -> String {
@@ -383,24 +353,9 @@ struct Admin {
 
 impl Admin {
     async fn of(server: &RunningServer) -> Self {
-        let mut admin =
-            Self { client: reqwest::Client::new(), base_url: server.base_url.clone(), token: String::new() };
-        let response = admin.management_token_response().await;
-        let body: Value = response.json().await.expect("a JSON token response");
-        admin.token = body["access_token"].as_str().unwrap_or_else(|| panic!("a management token: {body}")).to_owned();
-        admin
-    }
-
-    /// `POST /oidc/token`: the bootstrap app's `client_credentials` grant for the Management API.
-    async fn management_token_response(&self) -> Response {
-        let form = [("grant_type", "client_credentials"), ("resource", MANAGEMENT_API), ("scope", "all")];
-        self.client
-            .post(format!("{}/oidc/token", self.base_url))
-            .basic_auth(BOOTSTRAP_CLIENT_ID, Some(BOOTSTRAP_CLIENT_SECRET))
-            .form(&form)
-            .send()
-            .await
-            .expect("the server answers")
+        let client = reqwest::Client::new();
+        let token = management_token(&client, &server.base_url).await;
+        Self { client, base_url: server.base_url.clone(), token }
     }
 
     fn request(&self, method: Method, path: &str) -> RequestBuilder {

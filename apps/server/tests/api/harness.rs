@@ -24,7 +24,7 @@ use reqwest::Response;
 use serde_json::Value;
 use tempfile::TempDir;
 
-use crate::helpers::{TestDatabase, postgres_server_url, test_settings};
+use crate::helpers::{MANAGEMENT_API, TestDatabase, postgres_server_url, test_settings};
 
 /// A running server plus a store on its database.
 pub struct TokenApp {
@@ -100,7 +100,7 @@ impl TokenApp {
 
     /// `<endpoint>/api` for the test settings' default endpoint.
     pub fn management_api(&self) -> &'static str {
-        "http://127.0.0.1:3001/api"
+        MANAGEMENT_API
     }
 
     pub async fn management_app(&self) -> (String, String) {
@@ -249,7 +249,7 @@ impl TokenApp {
 }
 
 /// Asserts status and OAuth error in Logto's shape, and returns the body.
-pub async fn expect_error(response: Response, status: u16, error: &str, backend: &str) -> Value {
+pub async fn expect_oauth_error(response: Response, status: u16, error: &str, backend: &str) -> Value {
     assert_eq!(response.status().as_u16(), status, "on {backend}");
     assert_eq!(response.headers()["cache-control"], "no-store", "on {backend}");
     let body: Value = response.json().await.expect("a JSON body");

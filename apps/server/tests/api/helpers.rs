@@ -3,12 +3,30 @@
 use std::path::Path;
 
 use latchkey_server::{Application, Settings};
+use reqwest::Response;
 use sea_orm::{ConnectionTrait, Database};
+use serde_json::Value;
 use tempfile::TempDir;
 use url::Url;
 
 /// The variable naming a PostgreSQL server (any database on it) on which tests create throwaway databases.
 pub const TEST_DATABASE_URL_VARIABLE: &str = "LATCHKEY_TEST_DATABASE_URL";
+
+/// `<endpoint>/api`, the Management API's resource indicator, for the default endpoint.
+pub const MANAGEMENT_API: &str = "http://127.0.0.1:3001/api";
+/// The built-in first-party SPA app every server makes exist at start.
+pub const ACCOUNT_PAGE_APP_ID: &str = "account-page";
+
+/// Asserts an API error in Logto's shape: `status`, `code` and a non-empty `message`; returns the body. `context`
+/// (the backend, or what was asked) goes into the failure message.
+pub async fn expect_api_error(response: Response, status: u16, code: &str, context: &str) -> Value {
+    let actual = response.status().as_u16();
+    let text = response.text().await.unwrap_or_default();
+    let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("on {context}: not JSON: {actual} {text}"));
+    assert_eq!((actual, body["code"].as_str()), (status, Some(code)), "on {context}: {body}");
+    assert!(body["message"].as_str().is_some_and(|message| !message.is_empty()), "on {context}: {body}");
+    body
+}
 
 /// A server running in the test's runtime.
 #[derive(Debug)]

@@ -5,26 +5,18 @@
 //! the requests of both together. Skipped without `LATCHKEY_TEST_DATABASE_URL`.
 
 use std::future::Future;
-use std::path::Path;
 use std::time::Duration;
 
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-use tokio::process::Command;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
-use crate::binary::{RunningServer, latchkey};
-use crate::helpers::{TestDatabase, postgres_server_url};
+use crate::binary::{RunningServer, management_token, serve};
+use crate::harness::expect_oauth_error;
+use crate::helpers::{ACCOUNT_PAGE_APP_ID, TestDatabase, expect_api_error, postgres_server_url};
 
-/// The Management API credentials both instances are started with, so the test knows them.
-const BOOTSTRAP_CLIENT_ID: &str = "multi-instance-tests";
-const BOOTSTRAP_CLIENT_SECRET: &str = "multi-instance-tests-secret";
-/// `<endpoint>/api` for the default endpoint, which both instances share.
-const MANAGEMENT_API: &str = "http://127.0.0.1:3001/api";
-/// The built-in first-party SPA app every server makes to exist at start.
-const ACCOUNT_PAGE_APP_ID: &str = "account-page";
 const PASSWORD: &str = "correct-Horse-battery-9";
 /// What the other instance is allowed before it acts on a change.
 const PROPAGATION_BOUND: Duration = Duration::from_secs(1);
@@ -53,8 +45,9 @@ async fn a_suspension_through_one_instance_locks_the_user_out_of_the_other_withi
     let cluster = &cluster;
     let elapsed = first_refusal_after(suspended_at, 401, move || cluster.my_account(&cluster.b, token)).await;
     assert!(elapsed < PROPAGATION_BOUND, "B refused the suspended user's token only after {elapsed:?}");
-    expect_code(cluster.my_account(&cluster.b, token).await, 401, "auth.unauthorized").await;
-    expect_code(cluster.sign_in(&cluster.b, "ada", PASSWORD).await, 401, "user.suspended").await;
+    expect_api_error(cluster.my_account(&cluster.b, token).await, 401, "auth.unauthorized", "the other instance").await;
+    expect_api_error(cluster.sign_in(&cluster.b, "ada", PASSWORD).await, 401, "user.suspended", "the other instance")
+        .await;
 }
 
 #[tokio::test]
@@ -83,8 +76,8 @@ async fn a_session_revoked_through_one_instance_is_refused_by_the_other_within_a
     let refresh_elapsed = revoked_at.elapsed();
     assert!(elapsed < PROPAGATION_BOUND, "B refused the revoked session's token only after {elapsed:?}");
     assert!(refresh_elapsed < PROPAGATION_BOUND, "B's refresh answer came after {refresh_elapsed:?}");
-    expect_oauth_error(refresh, 400, "invalid_grant").await;
-    expect_code(cluster.my_account(&cluster.b, token).await, 401, "auth.unauthorized").await;
+    expect_oauth_error(refresh, 400, "invalid_grant", "the other instance").await;
+    expect_api_error(cluster.my_account(&cluster.b, token).await, 401, "auth.unauthorized", "the other instance").await;
     // Only that session ended: the other one's tokens still work on B.
     assert_eq!(cluster.my_account(&cluster.b, access_token(&kept)).await.status().as_u16(), 200);
     let renewed = cluster.refresh(&cluster.b, refresh_token(&kept)).await;
@@ -108,7 +101,13 @@ async fn an_account_center_change_through_one_instance_is_enforced_by_the_other_
     let cluster = &cluster;
     let elapsed = first_refusal_after(changed_at, 400, move || cluster.rename(&cluster.b, token, "Linus T.")).await;
     assert!(elapsed < PROPAGATION_BOUND, "B let the name be changed until {elapsed:?} after it became read-only");
-    expect_code(cluster.rename(&cluster.b, token, "Linus T.").await, 400, "account_center.field_not_editable").await;
+    expect_api_error(
+        cluster.rename(&cluster.b, token, "Linus T.").await,
+        400,
+        "account_center.field_not_editable",
+        "the other instance",
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -123,7 +122,8 @@ async fn verification_code_sends_to_one_recipient_are_counted_across_both_instan
     }
 
     for server in [&cluster.a, &cluster.b] {
-        expect_code(cluster.send_code(server, email).await, 429, "request.message_rate_limited").await;
+        expect_api_error(cluster.send_code(server, email).await, 429, "request.message_rate_limited", &server.base_url)
+            .await;
     }
 }
 
@@ -137,10 +137,10 @@ async fn failed_sign_ins_on_both_instances_add_up_to_one_lockout_that_both_enfor
     cluster.fail_sign_ins(&cluster.b, "hopper", SENTINEL_LIMIT / 2 - 1).await;
 
     let hundredth = cluster.sign_in(&cluster.a, "hopper", "wrong-Password-0").await;
-    expect_code(hundredth, 400, "session.verification_blocked_too_many_attempts").await;
+    expect_api_error(hundredth, 400, "session.verification_blocked_too_many_attempts", "the 100th failure").await;
     for server in [&cluster.a, &cluster.b] {
         let right = cluster.sign_in(server, "hopper", PASSWORD).await;
-        expect_code(right, 400, "session.verification_blocked_too_many_attempts").await;
+        expect_api_error(right, 400, "session.verification_blocked_too_many_attempts", &server.base_url).await;
     }
 }
 
@@ -163,10 +163,10 @@ impl Cluster {
         let database = TestDatabase::create(&server_url).await;
         let dir = TempDir::new().unwrap();
         // A starts alone first: it migrates the database and generates the keys that B then loads.
-        let a = RunningServer::start(serve(dir.path(), &database)).await;
-        let b = RunningServer::start(serve(dir.path(), &database)).await;
+        let a = RunningServer::start(serve(dir.path(), Some(&database.url))).await;
+        let b = RunningServer::start(serve(dir.path(), Some(&database.url))).await;
         let client = reqwest::Client::new();
-        let admin_token = management_token(&client, &a).await;
+        let admin_token = management_token(&client, &a.base_url).await;
         Some(Self { a, b, client, admin_token, _dir: dir, _database: database })
     }
 
@@ -237,7 +237,13 @@ impl Cluster {
                 requests.spawn(async move { request.send().await.expect("the instance answers") });
             }
             while let Some(response) = requests.join_next().await {
-                expect_code(response.expect("the request task"), 422, "session.invalid_credentials").await;
+                expect_api_error(
+                    response.expect("the request task"),
+                    422,
+                    "session.invalid_credentials",
+                    &server.base_url,
+                )
+                .await;
             }
             left -= batch;
         }
@@ -283,31 +289,6 @@ impl Cluster {
     }
 }
 
-/// `latchkey serve` in `dir` (its `./data` holds the keys) on `database`, with known bootstrap credentials.
-fn serve(dir: &Path, database: &TestDatabase) -> Command {
-    let mut command = latchkey(dir);
-    command
-        .env("LATCHKEY_DATABASE_URL", &database.url)
-        .env("LATCHKEY_BOOTSTRAP_CLIENT_ID", BOOTSTRAP_CLIENT_ID)
-        .env("LATCHKEY_BOOTSTRAP_CLIENT_SECRET", BOOTSTRAP_CLIENT_SECRET)
-        .arg("serve");
-    command
-}
-
-/// A Management API token (`client_credentials`, scope `all`) for the bootstrap app, from `server`.
-async fn management_token(client: &reqwest::Client, server: &RunningServer) -> String {
-    let form = [("grant_type", "client_credentials"), ("resource", MANAGEMENT_API), ("scope", "all")];
-    let response = client
-        .post(url(server, "/oidc/token"))
-        .basic_auth(BOOTSTRAP_CLIENT_ID, Some(BOOTSTRAP_CLIENT_SECRET))
-        .form(&form)
-        .send()
-        .await
-        .expect("the instance answers");
-    let body: Value = response.json().await.unwrap();
-    body["access_token"].as_str().unwrap_or_else(|| panic!("a management token: {body}")).to_owned()
-}
-
 fn url(server: &RunningServer, path: &str) -> String {
     format!("{}{path}", server.base_url)
 }
@@ -338,18 +319,4 @@ where
         assert!(since.elapsed() < PATIENCE, "still accepted after {PATIENCE:?}");
         tokio::time::sleep(POLL_INTERVAL).await;
     }
-}
-
-/// Asserts a Logto-shaped error: `status` and `code`.
-async fn expect_code(response: Response, status: u16, code: &str) {
-    let actual = response.status().as_u16();
-    let body: Value = response.json().await.expect("a JSON error body");
-    assert_eq!((actual, body["code"].as_str()), (status, Some(code)), "{body}");
-}
-
-/// Asserts an OAuth error from `/oidc/token`: `status` and `error`.
-async fn expect_oauth_error(response: Response, status: u16, error: &str) {
-    let actual = response.status().as_u16();
-    let body: Value = response.json().await.expect("a JSON error body");
-    assert_eq!((actual, body["error"].as_str()), (status, Some(error)), "{body}");
 }

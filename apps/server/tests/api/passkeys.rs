@@ -16,8 +16,9 @@ use webauthn_authenticator_rs::WebauthnAuthenticator;
 use webauthn_authenticator_rs::prelude::{CreationChallengeResponse, Url};
 use webauthn_authenticator_rs::softpasskey::SoftPasskey;
 
-use crate::account_client::{AccountSession, create_user_through, expect_error, set_account_center, set_mfa_factors};
+use crate::account_client::{AccountSession, create_user_through, set_account_center, set_mfa_factors};
 use crate::harness::TokenApp;
+use crate::helpers::expect_api_error;
 
 const PASSWORD: &str = "Correct-Horse-7-battery";
 const SCOPES: &[&str] = &["openid", "profile", "identities"];
@@ -100,7 +101,7 @@ async fn a_user_registers_a_passkey_binds_it_renames_it_and_removes_it() {
         assert_eq!(verified.status().as_u16(), 200, "on {backend}");
         assert_eq!(verified.json::<Value>().await.unwrap(), json!({"verificationRecordId": record}));
         // A registration verifies once.
-        expect_error(
+        expect_api_error(
             verify_registration(&me, &record, &payload).await,
             400,
             "session.mfa.pending_info_not_found",
@@ -112,13 +113,13 @@ async fn a_user_registers_a_passkey_binds_it_renames_it_and_removes_it() {
         let bind = |id: &str| json!({"type": "WebAuthn", "newIdentifierVerificationRecordId": id, "name": "Laptop"});
         let path = "/api/my-account/mfa-verifications";
         let without = me.send(Method::POST, path, None, Some(bind(&record))).await;
-        expect_error(without, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(without, 401, "verification_record.permission_denied", backend).await;
         let identity = me.password_record(PASSWORD).await;
         let not_webauthn = me.send(Method::POST, path, Some(&identity), Some(bind(&identity))).await;
-        expect_error(not_webauthn, 400, "verification_record.not_found", backend).await;
+        expect_api_error(not_webauthn, 400, "verification_record.not_found", backend).await;
         me.expect(204, Method::POST, path, Some(&identity), Some(bind(&record))).await;
         let again = me.send(Method::POST, path, Some(&identity), Some(bind(&record))).await;
-        expect_error(again, 400, "verification_record.not_found", backend).await;
+        expect_api_error(again, 400, "verification_record.not_found", backend).await;
 
         // Listed as Logto lists it: type, name, agent; never the key.
         let factors = listed_factors(&me).await;
@@ -136,10 +137,10 @@ async fn a_user_registers_a_passkey_binds_it_renames_it_and_removes_it() {
         // Renaming: a record, a passkey's id, 200 as Logto.
         let rename = format!("{path}/{factor_id}/name");
         let unnamed = me.send(Method::PATCH, &rename, None, Some(json!({"name": "Phone"}))).await;
-        expect_error(unnamed, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(unnamed, 401, "verification_record.permission_denied", backend).await;
         let unknown_path = format!("{path}/nope/name");
         let unknown = me.send(Method::PATCH, &unknown_path, Some(&identity), Some(json!({"name": "X"}))).await;
-        expect_error(unknown, 400, "verification_record.not_found", backend).await;
+        expect_api_error(unknown, 400, "verification_record.not_found", backend).await;
         let renamed = me.send(Method::PATCH, &rename, Some(&identity), Some(json!({"name": "Phone"}))).await;
         assert_eq!(renamed.status().as_u16(), 200, "on {backend}");
         assert_eq!(listed_factors(&me).await[0]["name"], "Phone", "on {backend}");
@@ -163,12 +164,12 @@ async fn a_wrong_origin_or_challenge_fails_a_related_origin_passes_and_a_record_
 
         let (record, options) = start_registration(&me).await;
         let elsewhere = register(&mut authenticator, "http://localhost:4444", &options);
-        expect_error(verify_registration(&me, &record, &elsewhere).await, 400, failed, backend).await;
+        expect_api_error(verify_registration(&me, &record, &elsewhere).await, 400, failed, backend).await;
         let (second_record, second_options) = start_registration(&me).await;
         let for_second = register(&mut authenticator, ENDPOINT, &second_options);
-        expect_error(verify_registration(&me, &record, &for_second).await, 400, failed, backend).await;
+        expect_api_error(verify_registration(&me, &record, &for_second).await, 400, failed, backend).await;
         let unreadable = json!({"id": "x"});
-        expect_error(verify_registration(&me, &record, &unreadable).await, 400, failed, backend).await;
+        expect_api_error(verify_registration(&me, &record, &unreadable).await, 400, failed, backend).await;
 
         // An origin among the account center's `webauthnRelatedOrigins` is accepted.
         let repository = app.store.account_center();
@@ -183,20 +184,20 @@ async fn a_wrong_origin_or_challenge_fails_a_related_origin_passes_and_a_record_
 
         // Another session of the same user can neither verify nor bind this session's record.
         let stolen = verify_registration(&other, &second_record, &for_second).await;
-        expect_error(stolen, 400, "verification_record.not_found", backend).await;
+        expect_api_error(stolen, 400, "verification_record.not_found", backend).await;
         let verified = verify_registration(&me, &second_record, &for_second).await;
         assert_eq!(verified.status().as_u16(), 200, "on {backend}");
         let bind = json!({"type": "WebAuthn", "newIdentifierVerificationRecordId": second_record});
         let path = "/api/my-account/mfa-verifications";
         let other_identity = other.password_record(PASSWORD).await;
         let taken = other.send(Method::POST, path, Some(&other_identity), Some(bind.clone())).await;
-        expect_error(taken, 400, "verification_record.not_found", backend).await;
+        expect_api_error(taken, 400, "verification_record.not_found", backend).await;
 
         // The factor must be enabled in the sign-in experience.
         configure(&app, &[MfaFactorType::Totp]).await;
         let identity = me.password_record(PASSWORD).await;
         let disabled = me.send(Method::POST, path, Some(&identity), Some(bind.clone())).await;
-        expect_error(disabled, 400, "session.mfa.mfa_factor_not_enabled", backend).await;
+        expect_api_error(disabled, 400, "session.mfa.mfa_factor_not_enabled", backend).await;
         configure(&app, &[MfaFactorType::WebAuthn]).await;
         me.expect(204, Method::POST, path, Some(&identity), Some(bind)).await;
         assert_eq!(listed_factors(&other).await.as_array().unwrap().len(), 1, "on {backend}");
@@ -210,6 +211,6 @@ async fn an_endpoint_on_an_ip_address_cannot_register_passkeys() {
         let user_id = app.user().await;
         let me = session(&app, &user_id, &client.id).await;
         let response = me.send(Method::POST, "/api/verifications/web-authn/registration", None, None).await;
-        expect_error(response, 500, "unexpected_error", app.backend).await;
+        expect_api_error(response, 500, "unexpected_error", app.backend).await;
     }
 }

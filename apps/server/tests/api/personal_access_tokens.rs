@@ -11,6 +11,7 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::harness::{Client, TokenApp, expect_accepted, expect_tokens, expect_unauthorized};
+use crate::helpers::expect_api_error;
 
 pub const PAT_TYPE: &str = "urn:logto:token-type:personal_access_token";
 
@@ -24,14 +25,6 @@ pub async fn call(app: &TokenApp, token: Option<&str>, method: Method, path: &st
         request = request.json(&body);
     }
     request.send().await.expect("the server answers")
-}
-
-/// Asserts the status and Logto code of an error answer and returns its body.
-pub async fn expect_code(response: Response, status: u16, code: &str, backend: &str) -> Value {
-    let actual = response.status().as_u16();
-    let body: Value = response.json().await.expect("a JSON body");
-    assert_eq!((actual, body["code"].as_str()), (status, Some(code)), "on {backend}: {body}");
-    body
 }
 
 /// Asserts a status and returns the JSON body (`null` when there is none).
@@ -139,7 +132,7 @@ async fn tokens_are_renamed_and_deleted_by_body_or_by_legacy_path() {
 
         let legacy =
             call(&app, Some(&admin), Method::PATCH, &format!("{path}/deploy"), Some(json!({"name": "laptop"}))).await;
-        expect_code(legacy, 422, "user.personal_access_token_name_exists", app.backend).await;
+        expect_api_error(legacy, 422, "user.personal_access_token_name_exists", app.backend).await;
         let legacy =
             call(&app, Some(&admin), Method::PATCH, &format!("{path}/deploy"), Some(json!({"name": "build"}))).await;
         assert_eq!(expect_status(legacy, 200, app.backend).await["name"], "build");
@@ -147,13 +140,13 @@ async fn tokens_are_renamed_and_deleted_by_body_or_by_legacy_path() {
         let deleted = call(&app, Some(&admin), Method::DELETE, &format!("{path}/build"), None).await;
         expect_status(deleted, 204, app.backend).await;
         let again = call(&app, Some(&admin), Method::DELETE, &format!("{path}/build"), None).await;
-        expect_code(again, 404, "entity.not_found", app.backend).await;
+        expect_api_error(again, 404, "entity.not_found", app.backend).await;
         let absent =
             call(&app, Some(&admin), Method::POST, &format!("{path}/delete"), Some(json!({"name": "x"}))).await;
-        expect_code(absent, 404, "entity.not_found", app.backend).await;
+        expect_api_error(absent, 404, "entity.not_found", app.backend).await;
         let absent =
             call(&app, Some(&admin), Method::PATCH, &path, Some(json!({"currentName": "x", "name": "y"}))).await;
-        expect_code(absent, 404, "entity.not_found", app.backend).await;
+        expect_api_error(absent, 404, "entity.not_found", app.backend).await;
 
         let listed = expect_status(call(&app, Some(&admin), Method::GET, &path, None).await, 200, app.backend).await;
         assert_eq!(listed.as_array().map(Vec::len), Some(1), "on {}: {listed}", app.backend);
@@ -172,7 +165,7 @@ async fn a_past_expiry_is_invalid_input_a_duplicate_name_is_refused_and_scopes_a
 
         let past = json!({"name": "old", "expiresAt": SystemClock.now().as_millis() - 1_000});
         let refused = call(&app, Some(&admin), Method::POST, &path, Some(past)).await;
-        expect_code(refused, 400, "request.invalid_input", app.backend).await;
+        expect_api_error(refused, 400, "request.invalid_input", app.backend).await;
 
         let expires_at = SystemClock.now().as_millis() + 3_600_000;
         let body = json!({"name": "ci", "expiresAt": expires_at, "scopes": ["profile"]});
@@ -181,9 +174,9 @@ async fn a_past_expiry_is_invalid_input_a_duplicate_name_is_refused_and_scopes_a
         assert_eq!((created["expiresAt"].as_i64(), &created["scopes"]), (Some(expires_at), &json!(["profile"])));
 
         let duplicate = call(&app, Some(&admin), Method::POST, &path, Some(json!({"name": "ci"}))).await;
-        expect_code(duplicate, 422, "user.personal_access_token_name_exists", app.backend).await;
+        expect_api_error(duplicate, 422, "user.personal_access_token_name_exists", app.backend).await;
         let empty = call(&app, Some(&admin), Method::POST, &path, Some(json!({"name": ""}))).await;
-        expect_code(empty, 400, "guard.invalid_input", app.backend).await;
+        expect_api_error(empty, 400, "guard.invalid_input", app.backend).await;
 
         let listed = expect_status(call(&app, Some(&admin), Method::GET, &path, None).await, 200, app.backend).await;
         assert_eq!(listed[0]["scopes"], json!(["profile"]), "on {}", app.backend);
@@ -199,19 +192,24 @@ async fn unknown_users_are_not_found_and_only_management_tokens_are_served() {
 
         for unknown in ["nosuchuser00", "not-a-user-id"] {
             let path = format!("/api/users/{unknown}/personal-access-tokens");
-            expect_code(call(&app, Some(&admin), Method::GET, &path, None).await, 404, "entity.not_found", app.backend)
-                .await;
+            expect_api_error(
+                call(&app, Some(&admin), Method::GET, &path, None).await,
+                404,
+                "entity.not_found",
+                app.backend,
+            )
+            .await;
             let create = call(&app, Some(&admin), Method::POST, &path, Some(json!({"name": "ci"}))).await;
-            expect_code(create, 404, "entity.not_found", app.backend).await;
+            expect_api_error(create, 404, "entity.not_found", app.backend).await;
         }
 
         let path = tokens_path(&user);
         let anonymous = call(&app, None, Method::GET, &path, None).await;
-        expect_code(anonymous, 401, "auth.authorization_header_missing", app.backend).await;
+        expect_api_error(anonymous, 401, "auth.authorization_header_missing", app.backend).await;
         let client = app.user_app(ApplicationType::Spa, false).await;
         let account_token = app.sign_in(&user, &client.id, &["openid"]).await.access_token;
         let refused = call(&app, Some(&account_token), Method::POST, &path, Some(json!({"name": "ci"}))).await;
-        expect_code(refused, 401, "auth.unauthorized", app.backend).await;
+        expect_api_error(refused, 401, "auth.unauthorized", app.backend).await;
         assert!(audit_entries(&app, &user, keys::USER_PERSONAL_ACCESS_TOKENS_UPDATED).await.is_empty());
     }
 }

@@ -5,7 +5,7 @@
 use latchkey_domain::application::ApplicationType;
 use serde_json::Value;
 
-use crate::harness::{Client, TokenApp, expect_accepted, expect_error, expect_tokens, expect_unauthorized};
+use crate::harness::{Client, TokenApp, expect_accepted, expect_oauth_error, expect_tokens, expect_unauthorized};
 
 const SCOPES: [&str; 2] = ["openid", "profile"];
 
@@ -52,11 +52,11 @@ async fn a_reused_refresh_token_revokes_the_session_and_its_live_access_token_fa
         // Someone else holds a copy of the rotated token and presents it.
         let reuse = refresh(&app, &spa, first_refresh.expose(), None).await;
 
-        expect_error(reuse, 400, "invalid_grant", app.backend).await;
+        expect_oauth_error(reuse, 400, "invalid_grant", app.backend).await;
         expect_unauthorized(&app, live_access).await;
         expect_unauthorized(&app, &signed_in.access_token).await;
         let successor = rotated["refresh_token"].as_str().unwrap();
-        expect_error(refresh(&app, &spa, successor, None).await, 400, "invalid_grant", app.backend).await;
+        expect_oauth_error(refresh(&app, &spa, successor, None).await, 400, "invalid_grant", app.backend).await;
     }
 }
 
@@ -72,7 +72,8 @@ async fn suspending_the_user_makes_the_live_access_token_fail_and_refresh_is_ref
 
         expect_unauthorized(&app, &signed_in.access_token).await;
         let refresh_token = signed_in.refresh_token.expect("a refresh token");
-        expect_error(refresh(&app, &spa, refresh_token.expose(), None).await, 400, "invalid_grant", app.backend).await;
+        expect_oauth_error(refresh(&app, &spa, refresh_token.expose(), None).await, 400, "invalid_grant", app.backend)
+            .await;
     }
 }
 
@@ -85,7 +86,7 @@ async fn a_refresh_may_narrow_the_scopes_but_widening_them_is_an_invalid_scope()
         let refresh_token = signed_in.refresh_token.expect("a refresh token");
 
         let wider = refresh(&app, &spa, refresh_token.expose(), Some("openid profile email")).await;
-        expect_error(wider, 400, "invalid_scope", app.backend).await;
+        expect_oauth_error(wider, 400, "invalid_scope", app.backend).await;
         // A refused widening did not use the token up.
         let narrower = refresh(&app, &spa, refresh_token.expose(), Some("openid")).await;
         let body = expect_tokens(narrower, app.backend).await;
@@ -103,7 +104,7 @@ async fn a_confidential_client_must_authenticate_and_public_ones_may_not_send_a_
         let without_secret = Client { secret: None, ..web.clone() };
 
         let refused = refresh(&app, &without_secret, refresh_token.expose(), None).await;
-        expect_error(refused, 401, "invalid_client", app.backend).await;
+        expect_oauth_error(refused, 401, "invalid_client", app.backend).await;
         let secret = web.secret.as_deref().expect("a confidential app has a secret");
         let form = [("grant_type", "refresh_token"), ("refresh_token", refresh_token.expose())];
         expect_tokens(app.post(Some((&web.id, secret)), &form).await, app.backend).await;
@@ -111,7 +112,7 @@ async fn a_confidential_client_must_authenticate_and_public_ones_may_not_send_a_
         let spa = app.user_app(ApplicationType::Spa, false).await;
         let spa_with_secret = Client { secret: Some("made-up".to_owned()), ..spa };
         let refused = refresh(&app, &spa_with_secret, "whatever", None).await;
-        expect_error(refused, 401, "invalid_client", app.backend).await;
+        expect_oauth_error(refused, 401, "invalid_client", app.backend).await;
     }
 }
 
@@ -124,11 +125,17 @@ async fn unknown_missing_and_other_clients_refresh_tokens_are_refused() {
         let signed_in = app.sign_in(&user, &spa.id, &SCOPES).await;
         let refresh_token = signed_in.refresh_token.expect("a refresh token");
 
-        expect_error(refresh(&app, &other, refresh_token.expose(), None).await, 400, "invalid_grant", app.backend)
+        expect_oauth_error(
+            refresh(&app, &other, refresh_token.expose(), None).await,
+            400,
+            "invalid_grant",
+            app.backend,
+        )
+        .await;
+        expect_oauth_error(refresh(&app, &spa, "not-a-refresh-token", None).await, 400, "invalid_grant", app.backend)
             .await;
-        expect_error(refresh(&app, &spa, "not-a-refresh-token", None).await, 400, "invalid_grant", app.backend).await;
         let missing = app.post(None, &[("grant_type", "refresh_token"), ("client_id", &spa.id)]).await;
-        let body: Value = expect_error(missing, 400, "invalid_request", app.backend).await;
+        let body: Value = expect_oauth_error(missing, 400, "invalid_request", app.backend).await;
         assert_eq!(body["error_description"], "missing required parameter 'refresh_token'", "on {}", app.backend);
         // The other client's attempt did not spend the token.
         expect_tokens(refresh(&app, &spa, refresh_token.expose(), None).await, app.backend).await;

@@ -3,7 +3,7 @@
 
 use latchkey_domain::application::ApplicationType;
 
-use crate::harness::{Client, TokenApp, expect_accepted, expect_error, expect_tokens, expect_unauthorized};
+use crate::harness::{Client, TokenApp, expect_accepted, expect_oauth_error, expect_tokens, expect_unauthorized};
 
 const REVOCATION: &str = "/oidc/token/revocation";
 const SCOPES: [&str; 2] = ["openid", "profile"];
@@ -26,7 +26,7 @@ async fn refresh_is_refused(app: &TokenApp, client: &Client, refresh_token: &str
     let mut form = vec![("grant_type", "refresh_token".to_owned()), ("refresh_token", refresh_token.to_owned())];
     form.extend(client.form_fields());
     let form: Vec<(&str, &str)> = form.iter().map(|(name, value)| (*name, value.as_str())).collect();
-    expect_error(app.post(None, &form).await, 400, "invalid_grant", app.backend).await;
+    expect_oauth_error(app.post(None, &form).await, 400, "invalid_grant", app.backend).await;
 }
 
 #[tokio::test]
@@ -91,11 +91,11 @@ async fn a_confidential_client_must_authenticate_and_the_token_is_required() {
 
         let unauthenticated =
             revoke(&app, &Client { secret: None, ..web.clone() }, &signed_in.access_token, None).await;
-        expect_error(unauthenticated, 401, "invalid_client", app.backend).await;
+        expect_oauth_error(unauthenticated, 401, "invalid_client", app.backend).await;
         expect_accepted(&app, &signed_in.access_token).await;
 
         let secret = web.secret.as_deref().expect("a confidential app has a secret");
         let missing = app.post_form(REVOCATION, Some((&web.id, secret)), &[]).await;
-        expect_error(missing, 400, "invalid_request", app.backend).await;
+        expect_oauth_error(missing, 400, "invalid_request", app.backend).await;
     }
 }

@@ -7,6 +7,7 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::harness::TokenApp;
+use crate::helpers::expect_api_error;
 
 const BUILT_IN_ROLE_ID: &str = "management-api-access";
 
@@ -56,13 +57,6 @@ async fn send(app: &TokenApp, token: Option<&str>, method: Method, path: &str, b
         request = request.json(&body);
     }
     request.send().await.expect("the server answers")
-}
-
-async fn expect_error(response: Response, status: u16, code: &str, backend: &str) {
-    assert_eq!(response.status().as_u16(), status, "on {backend}");
-    let body: Value = response.json().await.expect("a JSON error body");
-    assert_eq!(body["code"], code, "on {backend}: {body}");
-    assert!(body["message"].is_string(), "on {backend}: {body}");
 }
 
 fn sorted(mut ids: Vec<&str>) -> Vec<String> {
@@ -115,12 +109,12 @@ async fn a_role_is_created_read_updated_listed_and_deleted_with_logtos_field_nam
         let response = app.send(Method::GET, "/api/roles?search=%25ROB%25", None).await;
         assert_eq!(response.json::<Vec<Value>>().await.unwrap(), [robot], "on {backend}");
         let response = app.send(Method::GET, "/api/roles?type=Robot", None).await;
-        expect_error(response, 400, "guard.invalid_input", backend).await;
+        expect_api_error(response, 400, "guard.invalid_input", backend).await;
 
         let response = app.send(Method::DELETE, &format!("/api/roles/{id}"), None).await;
         assert_eq!(response.status().as_u16(), 204, "on {backend}");
         let response = app.send(Method::GET, &format!("/api/roles/{id}"), None).await;
-        expect_error(response, 404, "entity.not_exists_with_id", backend).await;
+        expect_api_error(response, 404, "entity.not_exists_with_id", backend).await;
     }
 }
 
@@ -132,31 +126,36 @@ async fn names_are_unique_and_bounded_and_unknown_roles_are_not_found() {
         let other = app.create("other", "User").await;
 
         let duplicate = json!({"name": "editor", "description": "again"});
-        expect_error(app.send(Method::POST, "/api/roles", Some(duplicate)).await, 422, "role.name_in_use", backend)
+        expect_api_error(app.send(Method::POST, "/api/roles", Some(duplicate)).await, 422, "role.name_in_use", backend)
             .await;
         let built_in_name = json!({"name": "Management API access", "description": "mine"});
         let response = app.send(Method::POST, "/api/roles", Some(built_in_name)).await;
-        expect_error(response, 422, "role.name_in_use", backend).await;
+        expect_api_error(response, 422, "role.name_in_use", backend).await;
         let editor_path = format!("/api/roles/{}", editor["id"].as_str().unwrap());
         let response = app.send(Method::PATCH, &editor_path, Some(json!({"name": "Management API access"}))).await;
-        expect_error(response, 422, "role.name_in_use", backend).await;
+        expect_api_error(response, 422, "role.name_in_use", backend).await;
         let rename = json!({"name": "editor"});
         let other_path = format!("/api/roles/{}", other["id"].as_str().unwrap());
         let response = app.send(Method::PATCH, &other_path, Some(rename)).await;
-        expect_error(response, 422, "role.name_in_use", backend).await;
+        expect_api_error(response, 422, "role.name_in_use", backend).await;
         let too_long = json!({"name": "x".repeat(129), "description": "long"});
-        expect_error(app.send(Method::POST, "/api/roles", Some(too_long)).await, 400, "guard.invalid_input", backend)
-            .await;
+        expect_api_error(
+            app.send(Method::POST, "/api/roles", Some(too_long)).await,
+            400,
+            "guard.invalid_input",
+            backend,
+        )
+        .await;
         let no_description = json!({"name": "viewer"});
         let response = app.send(Method::POST, "/api/roles", Some(no_description)).await;
-        expect_error(response, 400, "guard.invalid_input", backend).await;
+        expect_api_error(response, 400, "guard.invalid_input", backend).await;
 
         for method in [Method::GET, Method::DELETE] {
             let response = app.send(method, "/api/roles/abcdefghijklmnopqrstu", None).await;
-            expect_error(response, 404, "entity.not_exists_with_id", backend).await;
+            expect_api_error(response, 404, "entity.not_exists_with_id", backend).await;
         }
         let response = app.send(Method::PATCH, "/api/roles/abcdefghijklmnopqrstu", Some(json!({"name": "x"}))).await;
-        expect_error(response, 404, "entity.not_exists_with_id", backend).await;
+        expect_api_error(response, 404, "entity.not_exists_with_id", backend).await;
         assert_eq!(editor["name"], "editor");
     }
 }
@@ -172,13 +171,14 @@ async fn the_built_in_role_can_be_read_but_not_changed_deleted_or_given_to_users
         assert_eq!((&role["name"], &role["type"]), (&json!("Management API access"), &json!("MachineToMachine")));
 
         let response = app.send(Method::PATCH, &path, Some(json!({"name": "mine"}))).await;
-        expect_error(response, 403, "role.internal_role_violation", backend).await;
-        expect_error(app.send(Method::DELETE, &path, None).await, 403, "role.internal_role_violation", backend).await;
+        expect_api_error(response, 403, "role.internal_role_violation", backend).await;
+        expect_api_error(app.send(Method::DELETE, &path, None).await, 403, "role.internal_role_violation", backend)
+            .await;
 
         let user = app.app.user().await;
         let body = json!({"roleIds": [BUILT_IN_ROLE_ID]});
         let response = app.send(Method::POST, &format!("/api/users/{user}/roles"), Some(body)).await;
-        expect_error(response, 422, "user.invalid_role_type", backend).await;
+        expect_api_error(response, 422, "user.invalid_role_type", backend).await;
     }
 }
 
@@ -220,7 +220,7 @@ async fn a_users_roles_are_assigned_listed_replaced_and_removed_with_audit_entri
         assert_eq!(response.status().as_u16(), 204, "on {backend}");
         assert!(app.user_role_ids(user.as_str()).await.is_empty(), "on {backend}");
         let response = app.send(Method::DELETE, &format!("{path}/{editor}"), None).await;
-        expect_error(response, 404, "entity.not_found", backend).await;
+        expect_api_error(response, 404, "entity.not_found", backend).await;
 
         let filter = AuditFilter {
             user_id: Some(user.as_str().to_owned()),
@@ -267,21 +267,21 @@ async fn unknown_users_and_roles_and_machine_roles_are_refused_with_logtos_codes
             (Method::PUT, Some(json!({"roleIds": []}))),
         ] {
             let response = app.send(method.clone(), "/api/users/nosuchuser01/roles", body).await;
-            expect_error(response, 404, "entity.not_found", backend).await;
+            expect_api_error(response, 404, "entity.not_found", backend).await;
         }
         let response = app.send(Method::DELETE, "/api/users/nosuchuser01/roles/abcdefghijklmnopqrstu", None).await;
-        expect_error(response, 404, "entity.not_found", backend).await;
+        expect_api_error(response, 404, "entity.not_found", backend).await;
 
         for method in [Method::POST, Method::PUT] {
             let response = app.send(method.clone(), &path, Some(json!({"roleIds": ["abcdefghijklmnopqrstu"]}))).await;
-            expect_error(response, 404, "entity.not_exists_with_id", backend).await;
+            expect_api_error(response, 404, "entity.not_exists_with_id", backend).await;
             let response = app.send(method, &path, Some(json!({"roleIds": [robot]}))).await;
-            expect_error(response, 422, "user.invalid_role_type", backend).await;
+            expect_api_error(response, 422, "user.invalid_role_type", backend).await;
         }
         let response = app.send(Method::DELETE, &format!("{path}/abcdefghijklmnopqrstu"), None).await;
-        expect_error(response, 404, "entity.not_exists_with_id", backend).await;
+        expect_api_error(response, 404, "entity.not_exists_with_id", backend).await;
         let response = app.send(Method::POST, &path, Some(json!({"roleIds": [""]}))).await;
-        expect_error(response, 400, "guard.invalid_input", backend).await;
+        expect_api_error(response, 400, "guard.invalid_input", backend).await;
         assert!(app.user_role_ids(user.as_str()).await.is_empty(), "nothing was assigned on {backend}");
     }
 }
@@ -305,7 +305,7 @@ async fn role_routes_need_a_management_token() {
             let response = send(&app.app, None, method.clone(), &path, body.clone()).await;
             assert_eq!(response.status().as_u16(), 401, "{method} {path} without a token on {backend}");
             let response = send(&app.app, Some(&user_token), method.clone(), &path, body).await;
-            expect_error(response, 401, "auth.unauthorized", backend).await;
+            expect_api_error(response, 401, "auth.unauthorized", backend).await;
         }
         let response = app.send(Method::GET, "/api/roles", None).await;
         assert_eq!(response.status().as_u16(), 200, "on {backend}");

@@ -10,8 +10,8 @@ use tempfile::TempDir;
 use crate::account_client::totp_code;
 use crate::binary::{RunningServer, latchkey};
 use crate::code_sign_in::Receiver;
+use crate::helpers::MANAGEMENT_API;
 
-const MANAGEMENT_API: &str = "http://127.0.0.1:3001/api";
 const BOOTSTRAP_ID: &str = "secrecy-bootstrap";
 const BOOTSTRAP_SECRET: &str = "bootstrap-secret-0d8f3b61c2a94e7";
 const WEBHOOK_AUTHORIZATION: &str = "Bearer webhook-secret-5e1a9c0b7d";

@@ -22,6 +22,7 @@ use reqwest::Response;
 use serde_json::{Value, json};
 
 use crate::harness::{TokenApp, harness_context};
+use crate::helpers::expect_api_error;
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -117,15 +118,6 @@ impl SignInApp {
     }
 }
 
-/// Asserts status and Logto code, and returns the body.
-async fn expect_error(response: Response, status: u16, code: &str, backend: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "on {backend}");
-    let body: Value = response.json().await.expect("a JSON body");
-    assert_eq!(body["code"], code, "on {backend}: {body}");
-    assert!(body["message"].as_str().is_some_and(|message| !message.is_empty()), "on {backend}: {body}");
-    body
-}
-
 /// Asserts a token response and returns it.
 async fn expect_tokens(response: Response, backend: &str) -> Value {
     assert_eq!(response.status().as_u16(), 200, "on {backend}");
@@ -216,14 +208,14 @@ async fn a_wrong_password_and_an_unknown_user_get_the_same_answer() {
         let client_id = app.client_app(ApplicationType::Traditional).await;
         app.user("ada").await;
 
-        let wrong = expect_error(
+        let wrong = expect_api_error(
             app.sign_in(&client_id, "ada", "wrong").await,
             422,
             "session.invalid_credentials",
             app.backend,
         )
         .await;
-        let unknown = expect_error(
+        let unknown = expect_api_error(
             app.sign_in(&client_id, "nobody", PASSWORD).await,
             422,
             "session.invalid_credentials",
@@ -253,9 +245,9 @@ async fn the_hundredth_failure_blocks_the_identifier_even_for_the_right_password
         }
 
         let hundredth = app.sign_in(&client_id, "ada", "wrong").await;
-        expect_error(hundredth, 400, "session.verification_blocked_too_many_attempts", app.backend).await;
+        expect_api_error(hundredth, 400, "session.verification_blocked_too_many_attempts", app.backend).await;
         let right = app.sign_in(&client_id, "ada", PASSWORD).await;
-        expect_error(right, 400, "session.verification_blocked_too_many_attempts", app.backend).await;
+        expect_api_error(right, 400, "session.verification_blocked_too_many_attempts", app.backend).await;
 
         // Another identifier is not affected.
         app.user("grace").await;
@@ -270,9 +262,9 @@ async fn a_suspended_user_cannot_sign_in() {
         let user_id = app.user("ada").await;
         app.suspend(&user_id).await;
 
-        expect_error(app.sign_in(&client_id, "ada", PASSWORD).await, 401, "user.suspended", app.backend).await;
+        expect_api_error(app.sign_in(&client_id, "ada", PASSWORD).await, 401, "user.suspended", app.backend).await;
         let wrong = app.sign_in(&client_id, "ada", "wrong").await;
-        expect_error(wrong, 422, "session.invalid_credentials", app.backend).await;
+        expect_api_error(wrong, 422, "session.invalid_credentials", app.backend).await;
     }
 }
 
@@ -286,10 +278,12 @@ async fn only_first_party_user_facing_apps_sign_users_in() {
         third_party.is_third_party = true;
         app.store.applications().insert(&third_party).await.unwrap();
 
-        expect_error(app.sign_in(&machine, "ada", PASSWORD).await, 400, "oidc.unauthorized_client", app.backend).await;
+        expect_api_error(app.sign_in(&machine, "ada", PASSWORD).await, 400, "oidc.unauthorized_client", app.backend)
+            .await;
         let foreign = app.sign_in(&third_party.id, "ada", PASSWORD).await;
-        expect_error(foreign, 403, "auth.third_party_application_forbidden", app.backend).await;
-        expect_error(app.sign_in("no-such-app", "ada", PASSWORD).await, 401, "oidc.invalid_client", app.backend).await;
+        expect_api_error(foreign, 403, "auth.third_party_application_forbidden", app.backend).await;
+        expect_api_error(app.sign_in("no-such-app", "ada", PASSWORD).await, 401, "oidc.invalid_client", app.backend)
+            .await;
     }
 }
 
@@ -302,22 +296,22 @@ async fn a_user_with_mfa_finishes_with_a_totp_code_or_a_backup_code() {
 
         let first = app.sign_in(&client_id, "ada", PASSWORD).await;
         assert_eq!(first.headers()["cache-control"], "no-store", "on {}", app.backend);
-        let body = expect_error(first, 403, "session.mfa.require_mfa_verification", app.backend).await;
+        let body = expect_api_error(first, 403, "session.mfa.require_mfa_verification", app.backend).await;
         assert_eq!(body["data"]["availableFactors"], json!(["Totp", "BackupCode"]), "on {}: {body}", app.backend);
         let mfa_token = body["data"]["mfaToken"].as_str().expect("an MFA token").to_owned();
 
         let wrong =
             app.post("/api/sign-in/mfa", &json!({"mfaToken": mfa_token, "type": "Totp", "code": "abcdef"})).await;
-        expect_error(wrong, 400, "session.mfa.invalid_totp_code", app.backend).await;
+        expect_api_error(wrong, 400, "session.mfa.invalid_totp_code", app.backend).await;
         let code = mfa::totp::code_at(&secret, SystemClock.now()).unwrap();
         let totp = app.post("/api/sign-in/mfa", &json!({"mfaToken": mfa_token, "type": "Totp", "code": code})).await;
         let tokens = expect_tokens(totp, app.backend).await;
         assert_eq!(app.claims(tokens["access_token"].as_str().unwrap()).subject, Subject::User(user_id.clone()));
         let reused = app.post("/api/sign-in/mfa", &json!({"mfaToken": mfa_token, "type": "Totp", "code": code})).await;
-        expect_error(reused, 400, "session.mfa.pending_info_not_found", app.backend).await;
+        expect_api_error(reused, 400, "session.mfa.pending_info_not_found", app.backend).await;
 
         let second = app.sign_in(&client_id, "ada", PASSWORD).await;
-        let body = expect_error(second, 403, "session.mfa.require_mfa_verification", app.backend).await;
+        let body = expect_api_error(second, 403, "session.mfa.require_mfa_verification", app.backend).await;
         let mfa_token = body["data"]["mfaToken"].as_str().unwrap().to_owned();
         let backup = json!({"mfaToken": mfa_token, "type": "BackupCode", "code": backup_codes[0]});
         expect_tokens(app.post("/api/sign-in/mfa", &backup).await, app.backend).await;
@@ -325,13 +319,13 @@ async fn a_user_with_mfa_finishes_with_a_totp_code_or_a_backup_code() {
         // Only factors the sign-in experience enables are asked for, read at each sign-in (as Logto).
         app.enable_mfa_factors(&[MfaFactorType::BackupCode, MfaFactorType::WebAuthn]).await;
         let third = app.sign_in(&client_id, "ada", PASSWORD).await;
-        let body = expect_error(third, 403, "session.mfa.require_mfa_verification", app.backend).await;
+        let body = expect_api_error(third, 403, "session.mfa.require_mfa_verification", app.backend).await;
         assert_eq!(body["data"]["availableFactors"], json!(["BackupCode"]), "on {}: {body}", app.backend);
         let mfa_token = body["data"]["mfaToken"].as_str().unwrap().to_owned();
         let code = mfa::totp::code_at(&secret, SystemClock.now().plus_secs(30)).unwrap();
         let disabled =
             app.post("/api/sign-in/mfa", &json!({"mfaToken": mfa_token, "type": "Totp", "code": code})).await;
-        expect_error(disabled, 400, "session.mfa.mfa_factor_not_enabled", app.backend).await;
+        expect_api_error(disabled, 400, "session.mfa.mfa_factor_not_enabled", app.backend).await;
         app.enable_mfa_factors(&[]).await;
         expect_tokens(app.sign_in(&client_id, "ada", PASSWORD).await, app.backend).await;
     }
@@ -365,7 +359,7 @@ async fn sign_out_revokes_the_session_and_its_tokens() {
 
         let session = app.store.sessions().find(&session_id).await.unwrap().unwrap();
         assert_eq!(session.revoke_reason, Some(RevokeReason::SignOut), "on {}", app.backend);
-        expect_error(sign_out().await.unwrap(), 401, "auth.unauthorized", app.backend).await;
+        expect_api_error(sign_out().await.unwrap(), 401, "auth.unauthorized", app.backend).await;
         let refresh = refresh(successor).await.unwrap();
         assert_eq!(refresh.status().as_u16(), 400, "the refresh token no longer refreshes on {}", app.backend);
         let refused: Value = refresh.json().await.unwrap();
@@ -377,7 +371,7 @@ async fn sign_out_revokes_the_session_and_its_tokens() {
 async fn sign_out_without_a_token_is_unauthorized() {
     for app in SignInApp::all().await {
         let response = app.client.post(format!("{}/api/sign-out", app.address)).send().await.unwrap();
-        expect_error(response, 401, "auth.authorization_header_missing", app.backend).await;
+        expect_api_error(response, 401, "auth.authorization_header_missing", app.backend).await;
     }
 }
 
@@ -390,16 +384,17 @@ async fn an_unknown_verification_id_is_not_found_and_bad_bodies_are_invalid_inpu
         // The full code flow is in `code_sign_in.rs`; the test server's connector is the development log.
         let with_code = json!({"clientId": client_id, "identifier": email, "verificationId": "v1", "code": "123456"});
         let unknown = app.post("/api/sign-in", &with_code).await;
-        expect_error(unknown, 400, "verification_code.not_found", app.backend).await;
+        expect_api_error(unknown, 400, "verification_code.not_found", app.backend).await;
         let code_without_id = json!({"clientId": client_id, "identifier": email, "code": "123456"});
-        expect_error(app.post("/api/sign-in", &code_without_id).await, 400, "guard.invalid_input", app.backend).await;
+        expect_api_error(app.post("/api/sign-in", &code_without_id).await, 400, "guard.invalid_input", app.backend)
+            .await;
 
         let malformed =
             json!({"clientId": client_id, "identifier": {"type": "email", "value": "not-an-email"}, "password": "x"});
-        expect_error(app.post("/api/sign-in", &malformed).await, 400, "guard.invalid_input", app.backend).await;
+        expect_api_error(app.post("/api/sign-in", &malformed).await, 400, "guard.invalid_input", app.backend).await;
         let no_secret = json!({"clientId": client_id, "identifier": email});
-        expect_error(app.post("/api/sign-in", &no_secret).await, 400, "guard.invalid_input", app.backend).await;
+        expect_api_error(app.post("/api/sign-in", &no_secret).await, 400, "guard.invalid_input", app.backend).await;
         let not_json = app.client.post(format!("{}/api/sign-in", app.address)).body("{").send().await.unwrap();
-        expect_error(not_json, 400, "guard.invalid_input", app.backend).await;
+        expect_api_error(not_json, 400, "guard.invalid_input", app.backend).await;
     }
 }

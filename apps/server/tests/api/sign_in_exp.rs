@@ -5,6 +5,7 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::harness::TokenApp;
+use crate::helpers::expect_api_error;
 
 async fn send(app: &TokenApp, method: Method, token: Option<&str>, body: Option<Value>) -> Response {
     let mut request = app.client.request(method, format!("{}/api/sign-in-exp", app.address));
@@ -22,13 +23,6 @@ async fn ok_json(response: Response, backend: &str) -> Value {
     let body: Value = response.json().await.expect("a JSON body");
     assert_eq!(status, 200, "on {backend}: {body}");
     body
-}
-
-async fn expect_code(response: Response, status: u16, code: &str, backend: &str) {
-    assert_eq!(response.status().as_u16(), status, "on {backend}");
-    let body: Value = response.json().await.expect("a JSON error body");
-    assert_eq!(body["code"], code, "on {backend}: {body}");
-    assert!(body["message"].is_string(), "on {backend}: {body}");
 }
 
 #[tokio::test]
@@ -138,10 +132,15 @@ async fn bad_input_is_refused_with_logtos_codes_and_changes_nothing() {
 #[tokio::test]
 async fn only_management_tokens_read_or_change_the_sign_in_experience() {
     for app in TokenApp::all().await {
-        expect_code(send(&app, Method::GET, None, None).await, 401, "auth.authorization_header_missing", app.backend)
-            .await;
+        expect_api_error(
+            send(&app, Method::GET, None, None).await,
+            401,
+            "auth.authorization_header_missing",
+            app.backend,
+        )
+        .await;
         let patch = json!({"mfa": {"factors": ["Totp"], "policy": "Mandatory"}});
-        expect_code(
+        expect_api_error(
             send(&app, Method::PATCH, None, Some(patch.clone())).await,
             401,
             "auth.authorization_header_missing",
@@ -151,9 +150,14 @@ async fn only_management_tokens_read_or_change_the_sign_in_experience() {
 
         let user = app.user().await;
         let account_token = app.sign_in(&user, "first-party", &["openid", "profile", "all"]).await.access_token;
-        expect_code(send(&app, Method::GET, Some(&account_token), None).await, 401, "auth.unauthorized", app.backend)
-            .await;
-        expect_code(
+        expect_api_error(
+            send(&app, Method::GET, Some(&account_token), None).await,
+            401,
+            "auth.unauthorized",
+            app.backend,
+        )
+        .await;
+        expect_api_error(
             send(&app, Method::PATCH, Some(&account_token), Some(patch)).await,
             401,
             "auth.unauthorized",

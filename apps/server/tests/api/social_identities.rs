@@ -23,8 +23,9 @@ use tokio::io::{AsyncBufReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 use url::Url;
 
-use crate::account_client::{AccountSession, create_user, expect_error, set_account_center};
+use crate::account_client::{AccountSession, create_user, set_account_center};
 use crate::harness::TokenApp;
+use crate::helpers::expect_api_error;
 
 const CONNECTOR_ID: &str = "test-op";
 const TARGET: &str = "testop";
@@ -211,7 +212,7 @@ async fn a_social_identity_is_linked_through_a_real_provider_shown_on_the_accoun
         assert_eq!(body, json!({"verificationRecordId": record}), "on {backend}");
 
         // The user has a password: linking needs a record proving their identity.
-        expect_error(link(&me, &record, None).await, 401, "verification_record.permission_denied", backend).await;
+        expect_api_error(link(&me, &record, None).await, 401, "verification_record.permission_denied", backend).await;
         let password_record = me.password_record(PASSWORD).await;
         let response = link(&me, &record, Some(&password_record)).await;
         assert_eq!(response.status().as_u16(), 204, "on {backend}: {}", response.text().await.unwrap());
@@ -225,15 +226,15 @@ async fn a_social_identity_is_linked_through_a_real_provider_shown_on_the_accoun
         // No provider token set is kept; without the identities scope the route is forbidden first.
         let path = format!("/api/my-account/identities/{TARGET}/access-token");
         let response = me.send(Method::GET, &path, None, None).await;
-        expect_error(response, 404, "secrets.third_party_token_set.token_not_found", backend).await;
+        expect_api_error(response, 404, "secrets.third_party_token_set.token_not_found", backend).await;
         let someone = create_user(&app, json!({})).await;
         let unscoped = AccountSession::start(&app, &someone, &me_client(&app).await, &["openid", "profile"]).await;
-        expect_error(unscoped.send(Method::GET, &path, None, None).await, 403, "auth.forbidden", backend).await;
+        expect_api_error(unscoped.send(Method::GET, &path, None, None).await, 403, "auth.forbidden", backend).await;
 
         // Another account at the same provider: POST refuses a second identity at the target, PUT replaces it.
         let second = verified_record(&me, "bob").await;
         let response = link(&me, &second, Some(&password_record)).await;
-        expect_error(response, 400, "user.identity_already_in_use", backend).await;
+        expect_api_error(response, 400, "user.identity_already_in_use", backend).await;
         let body = json!({"newIdentifierVerificationRecordId": second});
         let response = me.send(Method::PUT, "/api/my-account/identities", Some(&password_record), Some(body)).await;
         assert_eq!(response.status().as_u16(), 204, "on {backend}: {}", response.text().await.unwrap());
@@ -246,7 +247,7 @@ async fn a_social_identity_is_linked_through_a_real_provider_shown_on_the_accoun
         let account = me.ok(Method::GET, "/api/my-account", None).await;
         assert_eq!(account["identities"], json!({}), "on {backend}: {account}");
         let response = me.send(Method::DELETE, &unlink_path, Some(&password_record), None).await;
-        expect_error(response, 404, "user.identity_not_exist", backend).await;
+        expect_api_error(response, 404, "user.identity_not_exist", backend).await;
     }
 }
 
@@ -267,7 +268,7 @@ async fn unlinking_the_last_way_to_sign_in_is_refused() {
         assert_eq!(response.status().as_u16(), 204, "on {backend}: {}", response.text().await.unwrap());
 
         let response = me.send(Method::DELETE, &format!("/api/my-account/identities/{TARGET}"), None, None).await;
-        expect_error(response, 400, "user.last_sign_in_method_required", backend).await;
+        expect_api_error(response, 400, "user.last_sign_in_method_required", backend).await;
         let account = me.ok(Method::GET, "/api/my-account", None).await;
         assert_eq!(account["identities"][TARGET]["userId"], "carol", "on {backend}: {account}");
     }
@@ -285,7 +286,7 @@ async fn an_identity_another_user_has_is_refused_by_both_apis() {
 
         let (second_id, second) = new_session(&app, json!({})).await;
         let record = verified_record(&second, "dave").await;
-        expect_error(link(&second, &record, None).await, 422, "user.identity_already_in_use", backend).await;
+        expect_api_error(link(&second, &record, None).await, 422, "user.identity_already_in_use", backend).await;
 
         // The Management API links from connectorData, with the redirect URI the code was issued for.
         let token = app.management_token().await;
@@ -300,7 +301,7 @@ async fn an_identity_another_user_has_is_refused_by_both_apis() {
         };
         let callback = authorize_at_provider(&plain_authorization_uri(&provider), "dave").await;
         let response = by_connector(callback).await.unwrap();
-        expect_error(response, 422, "user.identity_already_in_use", backend).await;
+        expect_api_error(response, 422, "user.identity_already_in_use", backend).await;
 
         let callback = authorize_at_provider(&plain_authorization_uri(&provider), "erin").await;
         let response = by_connector(callback).await.unwrap();
@@ -318,7 +319,7 @@ async fn an_identity_another_user_has_is_refused_by_both_apis() {
             .send()
             .await
             .unwrap();
-        expect_error(response, 422, "session.invalid_connector_id", backend).await;
+        expect_api_error(response, 422, "session.invalid_connector_id", backend).await;
     }
 }
 
@@ -347,18 +348,18 @@ async fn a_forged_state_a_record_of_another_session_and_an_unknown_connector_are
 
         let mut forged = callback.clone();
         forged.insert("state".to_owned(), Value::from("forged"));
-        expect_error(verify(&me, &record, &forged).await, 400, "session.csrf_token_mismatch", backend).await;
+        expect_api_error(verify(&me, &record, &forged).await, 400, "session.csrf_token_mismatch", backend).await;
 
         let other = AccountSession::start(&app, &user_id, &me_client(&app).await, SCOPES).await;
-        expect_error(verify(&other, &record, &callback).await, 400, "verification_record.not_found", backend).await;
+        expect_api_error(verify(&other, &record, &callback).await, 400, "verification_record.not_found", backend).await;
 
         // Neither refusal used the record up.
         assert_eq!(verify(&me, &record, &callback).await.status().as_u16(), 200, "on {backend}");
         // A record verifies once.
-        expect_error(verify(&me, &record, &callback).await, 400, "verification_record.not_found", backend).await;
+        expect_api_error(verify(&me, &record, &callback).await, 400, "verification_record.not_found", backend).await;
 
         let body = json!({"connectorId": "nope", "state": "s", "redirectUri": REDIRECT_URI});
         let response = me.send(Method::POST, "/api/verifications/social", None, Some(body)).await;
-        expect_error(response, 422, "session.invalid_connector_id", backend).await;
+        expect_api_error(response, 422, "session.invalid_connector_id", backend).await;
     }
 }

@@ -8,8 +8,9 @@ use latchkey_domain::secrets::hash_secret;
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
-use crate::harness::{Client, TokenApp, expect_accepted, expect_error, expect_tokens};
-use crate::personal_access_tokens::{audit_entries, call, expect_code, expect_status, management_client};
+use crate::harness::{Client, TokenApp, expect_accepted, expect_oauth_error, expect_tokens};
+use crate::helpers::expect_api_error;
+use crate::personal_access_tokens::{audit_entries, call, expect_status, management_client};
 
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 
@@ -43,7 +44,7 @@ async fn a_subject_token_with_a_reason_is_exchanged_once_and_its_impersonation_i
         let client = app.user_app(ApplicationType::Spa, true).await;
         let exchanged = expect_tokens(exchange(&app, &client, &subject_token).await, app.backend).await;
         expect_accepted(&app, exchanged["access_token"].as_str().unwrap()).await;
-        expect_error(exchange(&app, &client, &subject_token).await, 400, "invalid_grant", app.backend).await;
+        expect_oauth_error(exchange(&app, &client, &subject_token).await, 400, "invalid_grant", app.backend).await;
 
         let entries = audit_entries(&app, &user, keys::USER_IMPERSONATION_STARTED).await;
         assert_eq!(entries.len(), 1, "on {}", app.backend);
@@ -69,11 +70,11 @@ async fn impersonation_without_a_reason_is_refused_by_default() {
             json!({"userId": user.as_str(), "context": {"reason": 42}}),
         ] {
             let refused =
-                expect_code(create(&app, Some(&admin), body).await, 400, "request.invalid_input", app.backend);
+                expect_api_error(create(&app, Some(&admin), body).await, 400, "request.invalid_input", app.backend);
             assert!(refused.await["data"]["details"].as_str().unwrap_or_default().contains("reason"));
         }
         let malformed = create(&app, Some(&admin), json!({"userId": user.as_str(), "context": "why"})).await;
-        expect_code(malformed, 400, "guard.invalid_input", app.backend).await;
+        expect_api_error(malformed, 400, "guard.invalid_input", app.backend).await;
         assert!(audit_entries(&app, &user, keys::USER_IMPERSONATION_STARTED).await.is_empty());
     }
 }
@@ -101,19 +102,19 @@ async fn unknown_and_suspended_users_get_no_subject_token_and_only_management_to
         let reason = json!({"reason": "audit"});
 
         let unknown = create(&app, Some(&admin), json!({"userId": "nosuchuser00", "context": reason.clone()})).await;
-        expect_code(unknown, 404, "entity.not_found", app.backend).await;
+        expect_api_error(unknown, 404, "entity.not_found", app.backend).await;
 
         let anonymous = create(&app, None, json!({"userId": user.as_str(), "context": reason.clone()})).await;
-        expect_code(anonymous, 401, "auth.authorization_header_missing", app.backend).await;
+        expect_api_error(anonymous, 401, "auth.authorization_header_missing", app.backend).await;
         let client = app.user_app(ApplicationType::Spa, false).await;
         let account_token = app.sign_in(&user, &client.id, &["openid"]).await.access_token;
         let refused =
             create(&app, Some(&account_token), json!({"userId": user.as_str(), "context": reason.clone()})).await;
-        expect_code(refused, 401, "auth.unauthorized", app.backend).await;
+        expect_api_error(refused, 401, "auth.unauthorized", app.backend).await;
 
         app.suspend(&user).await;
         let suspended = create(&app, Some(&admin), json!({"userId": user.as_str(), "context": reason.clone()})).await;
-        expect_code(suspended, 403, "user.suspended", app.backend).await;
+        expect_api_error(suspended, 403, "user.suspended", app.backend).await;
         assert!(audit_entries(&app, &user, keys::USER_IMPERSONATION_STARTED).await.is_empty());
     }
 }

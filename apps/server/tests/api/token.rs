@@ -7,7 +7,7 @@ use latchkey_domain::token::{Audience, Subject};
 use latchkey_domain::{Clock, SystemClock};
 use serde_json::{Value, json};
 
-use crate::harness::{TokenApp, expect_error};
+use crate::harness::{TokenApp, expect_oauth_error};
 
 const ALIAS: &str = "https://default.logto.app/api";
 
@@ -68,10 +68,10 @@ async fn a_wrong_secret_and_an_unknown_client_get_the_same_401_with_a_basic_chal
 
         let wrong_secret = app.post(Some((&id, "not-the-secret")), &grant(app.management_api())).await;
         let challenge = wrong_secret.headers().get("www-authenticate").cloned();
-        let wrong_body = expect_error(wrong_secret, 401, "invalid_client", app.backend).await;
+        let wrong_body = expect_oauth_error(wrong_secret, 401, "invalid_client", app.backend).await;
         let unknown = app.post(Some(("no-such-app", "whatever")), &grant(app.management_api())).await;
         let unknown_challenge = unknown.headers().get("www-authenticate").cloned();
-        let unknown_body = expect_error(unknown, 401, "invalid_client", app.backend).await;
+        let unknown_body = expect_oauth_error(unknown, 401, "invalid_client", app.backend).await;
 
         let challenge = challenge.expect("a WWW-Authenticate header");
         assert!(challenge.to_str().unwrap().starts_with("Basic realm=\"latchkey\""), "{challenge:?}");
@@ -95,9 +95,9 @@ async fn a_resource_other_than_the_management_api_is_an_invalid_target() {
         let (id, secret) = app.management_app().await;
 
         let other = app.post(Some((&id, &secret)), &grant("https://example.com/api")).await;
-        expect_error(other, 400, "invalid_target", app.backend).await;
+        expect_oauth_error(other, 400, "invalid_target", app.backend).await;
         let missing = app.post(Some((&id, &secret)), &[("grant_type", "client_credentials")]).await;
-        expect_error(missing, 400, "invalid_target", app.backend).await;
+        expect_oauth_error(missing, 400, "invalid_target", app.backend).await;
     }
 }
 
@@ -108,7 +108,7 @@ async fn a_grant_other_than_client_credentials_is_unsupported() {
 
         let response = app.post(Some((&id, &secret)), &[("grant_type", "password"), ("resource", ALIAS)]).await;
 
-        expect_error(response, 400, "unsupported_grant_type", app.backend).await;
+        expect_oauth_error(response, 400, "unsupported_grant_type", app.backend).await;
     }
 }
 
@@ -120,7 +120,7 @@ async fn a_scope_other_than_all_is_an_invalid_scope() {
 
         let response = app.post(Some((&id, &secret)), &form).await;
 
-        expect_error(response, 400, "invalid_scope", app.backend).await;
+        expect_oauth_error(response, 400, "invalid_scope", app.backend).await;
     }
 }
 
@@ -131,7 +131,7 @@ async fn an_app_that_is_not_machine_to_machine_is_an_unauthorized_client() {
 
         let response = app.post(Some((&id, &secret)), &grant(ALIAS)).await;
 
-        expect_error(response, 400, "unauthorized_client", app.backend).await;
+        expect_oauth_error(response, 400, "unauthorized_client", app.backend).await;
     }
 }
 
@@ -142,7 +142,7 @@ async fn a_machine_to_machine_app_without_management_api_access_gets_an_invalid_
 
         let response = app.post(Some((&id, &secret)), &grant(ALIAS)).await;
 
-        expect_error(response, 400, "invalid_scope", app.backend).await;
+        expect_oauth_error(response, 400, "invalid_scope", app.backend).await;
     }
 }
 
@@ -155,6 +155,6 @@ async fn basic_and_post_secrets_together_are_an_invalid_request() {
 
         let response = app.post(Some((&id, &secret)), &form).await;
 
-        expect_error(response, 400, "invalid_request", app.backend).await;
+        expect_oauth_error(response, 400, "invalid_request", app.backend).await;
     }
 }

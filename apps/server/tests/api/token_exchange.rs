@@ -11,7 +11,7 @@ use latchkey_domain::{Clock, SystemClock};
 use reqwest::Response;
 use serde_json::Value;
 
-use crate::harness::{Client, TokenApp, expect_accepted, expect_error, expect_tokens, expect_unauthorized};
+use crate::harness::{Client, TokenApp, expect_accepted, expect_oauth_error, expect_tokens, expect_unauthorized};
 
 const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
 const PAT_TYPE: &str = "urn:logto:token-type:personal_access_token";
@@ -54,7 +54,7 @@ async fn a_subject_token_is_exchanged_once_for_an_account_api_token_of_its_own_s
         expect_accepted(&app, body["access_token"].as_str().unwrap()).await;
 
         let again = exchange(&app, &spa, (&subject_token, ACCESS_TOKEN_TYPE), &[]).await;
-        expect_error(again, 400, "invalid_grant", app.backend).await;
+        expect_oauth_error(again, 400, "invalid_grant", app.backend).await;
     }
 }
 
@@ -70,9 +70,9 @@ async fn an_expired_or_unknown_subject_token_is_an_invalid_grant() {
         app.store.subject_tokens().insert(&token, &entry).await.unwrap();
 
         let response = exchange(&app, &spa, (expired.expose(), ACCESS_TOKEN_TYPE), &[]).await;
-        expect_error(response, 400, "invalid_grant", app.backend).await;
+        expect_oauth_error(response, 400, "invalid_grant", app.backend).await;
         let response = exchange(&app, &spa, ("sub_unknown", ACCESS_TOKEN_TYPE), &[]).await;
-        expect_error(response, 400, "invalid_grant", app.backend).await;
+        expect_oauth_error(response, 400, "invalid_grant", app.backend).await;
     }
 }
 
@@ -103,7 +103,7 @@ async fn a_bad_actor_token_is_refused_without_using_up_the_subject_token() {
 
         let actor = [("actor_token", "not-a-token"), ("actor_token_type", ACCESS_TOKEN_TYPE)];
         let refused = exchange(&app, &spa, (&subject_token, ACCESS_TOKEN_TYPE), &actor).await;
-        expect_error(refused, 400, "invalid_grant", app.backend).await;
+        expect_oauth_error(refused, 400, "invalid_grant", app.backend).await;
 
         expect_tokens(exchange(&app, &spa, (&subject_token, ACCESS_TOKEN_TYPE), &[]).await, app.backend).await;
     }
@@ -129,7 +129,8 @@ async fn a_personal_access_token_exchange_records_its_use_and_its_tokens_die_wit
         app.store.personal_access_tokens().revoke_all_for_user(&user, SystemClock.now()).await.unwrap();
 
         expect_unauthorized(&app, token).await;
-        expect_error(exchange(&app, &spa, (&value, PAT_TYPE), &[]).await, 400, "invalid_grant", app.backend).await;
+        expect_oauth_error(exchange(&app, &spa, (&value, PAT_TYPE), &[]).await, 400, "invalid_grant", app.backend)
+            .await;
     }
 }
 
@@ -148,10 +149,15 @@ async fn a_suspended_user_gets_no_token_and_their_exchanged_token_fails() {
 
         expect_unauthorized(&app, token).await;
         let fresh = app.subject_token(&user).await;
-        expect_error(exchange(&app, &spa, (&fresh, ACCESS_TOKEN_TYPE), &[]).await, 400, "invalid_grant", app.backend)
-            .await;
+        expect_oauth_error(
+            exchange(&app, &spa, (&fresh, ACCESS_TOKEN_TYPE), &[]).await,
+            400,
+            "invalid_grant",
+            app.backend,
+        )
+        .await;
         let (pat, _) = app.personal_access_token(&user).await;
-        expect_error(exchange(&app, &spa, (&pat, PAT_TYPE), &[]).await, 400, "invalid_grant", app.backend).await;
+        expect_oauth_error(exchange(&app, &spa, (&pat, PAT_TYPE), &[]).await, 400, "invalid_grant", app.backend).await;
     }
 }
 
@@ -164,10 +170,10 @@ async fn only_apps_allowed_to_exchange_may_and_confidential_ones_must_authentica
         let web = app.user_app(ApplicationType::Traditional, true).await;
 
         let refused = exchange(&app, &not_allowed, (&subject_token, ACCESS_TOKEN_TYPE), &[]).await;
-        expect_error(refused, 400, "unauthorized_client", app.backend).await;
+        expect_oauth_error(refused, 400, "unauthorized_client", app.backend).await;
         let unauthenticated = Client { secret: None, ..web.clone() };
         let refused = exchange(&app, &unauthenticated, (&subject_token, ACCESS_TOKEN_TYPE), &[]).await;
-        expect_error(refused, 401, "invalid_client", app.backend).await;
+        expect_oauth_error(refused, 401, "invalid_client", app.backend).await;
 
         // Neither refusal used the subject token up.
         expect_tokens(exchange(&app, &web, (&subject_token, ACCESS_TOKEN_TYPE), &[]).await, app.backend).await;
@@ -183,10 +189,10 @@ async fn a_resource_is_an_invalid_target_and_missing_parameters_an_invalid_reque
 
         let resource = [("resource", "https://api.example.com")];
         let refused = exchange(&app, &spa, (&subject_token, ACCESS_TOKEN_TYPE), &resource).await;
-        expect_error(refused, 400, "invalid_target", app.backend).await;
+        expect_oauth_error(refused, 400, "invalid_target", app.backend).await;
         let refused = exchange(&app, &spa, (&subject_token, ""), &[]).await;
-        expect_error(refused, 400, "invalid_request", app.backend).await;
+        expect_oauth_error(refused, 400, "invalid_request", app.backend).await;
         let refused = exchange(&app, &spa, (&subject_token, "urn:ietf:params:oauth:token-type:id_token"), &[]).await;
-        expect_error(refused, 400, "invalid_grant", app.backend).await;
+        expect_oauth_error(refused, 400, "invalid_grant", app.backend).await;
     }
 }

@@ -8,7 +8,8 @@ use reqwest::Method;
 use serde_json::{Value, json};
 
 use crate::harness::{TokenApp, expect_accepted, expect_unauthorized};
-use crate::personal_access_tokens::{audit_entries, call, expect_code, expect_status, management_client};
+use crate::helpers::expect_api_error;
+use crate::personal_access_tokens::{audit_entries, call, expect_status, management_client};
 
 fn session_ids(sessions: &Value) -> Vec<String> {
     let mut ids: Vec<String> = sessions
@@ -49,7 +50,7 @@ async fn sessions_are_listed_in_logtos_shape_and_revoking_one_ends_its_tokens_at
         expect_status(call(&app, Some(&admin), Method::DELETE, &one, None).await, 204, app.backend).await;
         expect_unauthorized(&app, &first.access_token).await;
         expect_accepted(&app, &second.access_token).await;
-        expect_code(
+        expect_api_error(
             call(&app, Some(&admin), Method::GET, &one, None).await,
             404,
             "oidc.session_not_found",
@@ -57,7 +58,7 @@ async fn sessions_are_listed_in_logtos_shape_and_revoking_one_ends_its_tokens_at
         )
         .await;
         let again = call(&app, Some(&admin), Method::DELETE, &one, None).await;
-        expect_code(again, 404, "oidc.session_not_found", app.backend).await;
+        expect_api_error(again, 404, "oidc.session_not_found", app.backend).await;
 
         let entries = audit_entries(&app, &user, keys::USER_SESSIONS_REVOKED).await;
         assert_eq!(entries.len(), 1, "on {}", app.backend);
@@ -98,7 +99,7 @@ async fn grants_are_a_users_connections_to_applications_and_revoking_one_ends_it
         }
         expect_accepted(&app, &native_session.access_token).await;
         let again = call(&app, Some(&admin), Method::DELETE, &grant, None).await;
-        expect_code(again, 404, "entity.not_found", app.backend).await;
+        expect_api_error(again, 404, "entity.not_found", app.backend).await;
 
         let entries = audit_entries(&app, &user, keys::USER_SESSIONS_REVOKED).await;
         assert_eq!(entries.len(), 1, "on {}", app.backend);
@@ -115,12 +116,17 @@ async fn unknown_users_and_other_users_sessions_are_not_found_and_only_managemen
         let others = app.sign_in(&other, &client.id, &["openid"]).await;
 
         for path in ["/api/users/nosuchuser00/sessions", "/api/users/nosuchuser00/grants"] {
-            expect_code(call(&app, Some(&admin), Method::GET, path, None).await, 404, "entity.not_found", app.backend)
-                .await;
+            expect_api_error(
+                call(&app, Some(&admin), Method::GET, path, None).await,
+                404,
+                "entity.not_found",
+                app.backend,
+            )
+            .await;
         }
         // Another user's session is not this user's.
         let foreign = format!("/api/users/{}/sessions/{}", user.as_str(), others.session_id);
-        expect_code(
+        expect_api_error(
             call(&app, Some(&admin), Method::DELETE, &foreign, None).await,
             404,
             "oidc.session_not_found",
@@ -131,12 +137,12 @@ async fn unknown_users_and_other_users_sessions_are_not_found_and_only_managemen
 
         let path = format!("/api/users/{}/sessions", other.as_str());
         let anonymous = call(&app, None, Method::GET, &path, None).await;
-        expect_code(anonymous, 401, "auth.authorization_header_missing", app.backend).await;
+        expect_api_error(anonymous, 401, "auth.authorization_header_missing", app.backend).await;
         let refused = call(&app, Some(&others.access_token), Method::GET, &path, None).await;
-        expect_code(refused, 401, "auth.unauthorized", app.backend).await;
+        expect_api_error(refused, 401, "auth.unauthorized", app.backend).await;
         let bad_filter =
             call(&app, Some(&admin), Method::GET, &format!("/api/users/{}/grants?appType=x", other.as_str()), None)
                 .await;
-        expect_code(bad_filter, 400, "guard.invalid_input", app.backend).await;
+        expect_api_error(bad_filter, 400, "guard.invalid_input", app.backend).await;
     }
 }

@@ -11,6 +11,7 @@ use reqwest::{Method, Response};
 use serde_json::{Value, json};
 
 use crate::harness::TokenApp;
+use crate::helpers::expect_api_error;
 
 /// The harness and a management token.
 struct UsersApp {
@@ -85,15 +86,6 @@ impl UsersApp {
         let tokens = self.sign_in(&UserId::parse(&id).unwrap(), &client.id, &["openid", "profile"]).await;
         (id, tokens.access_token)
     }
-}
-
-/// Asserts a Logto-shaped API error and returns its body.
-async fn expect_error(response: Response, status: u16, code: &str, backend: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "on {backend}");
-    let body: Value = response.json().await.expect("a JSON error body");
-    assert_eq!(body["code"], code, "on {backend}: {body}");
-    assert!(body["message"].is_string(), "on {backend}: {body}");
-    body
 }
 
 fn id_of(user: &Value) -> String {
@@ -179,7 +171,7 @@ async fn taken_and_malformed_identifiers_are_refused_with_logtos_codes_and_nothi
         ];
         for (body, status, code) in cases {
             let response = app.send(Method::POST, "/api/users", Some(body.clone())).await;
-            let error = expect_error(response, status, code, app.backend).await;
+            let error = expect_api_error(response, status, code, app.backend).await;
             if code == "guard.invalid_input" && body.get("username") != Some(&json!(42)) {
                 let key = body.as_object().unwrap().keys().next().unwrap().clone();
                 assert_eq!(error["data"]["issues"][0]["path"], json!([key]), "{error}");
@@ -194,13 +186,13 @@ async fn taken_and_malformed_identifiers_are_refused_with_logtos_codes_and_nothi
             .send()
             .await
             .unwrap();
-        expect_error(malformed, 400, "guard.invalid_input", app.backend).await;
+        expect_api_error(malformed, 400, "guard.invalid_input", app.backend).await;
         assert_eq!(app.search("").await.1, 1, "nothing else was created on {}", app.backend);
 
         let other = app.create(json!({"username": "carol"})).await;
         let clash =
             app.send(Method::PATCH, &format!("/api/users/{}", id_of(&other)), Some(json!({"username": "bob_x"}))).await;
-        expect_error(clash, 422, "user.username_already_in_use", app.backend).await;
+        expect_api_error(clash, 422, "user.username_already_in_use", app.backend).await;
     }
 }
 
@@ -223,7 +215,7 @@ async fn an_unknown_user_is_entity_not_found_on_every_route() {
             (Method::POST, "/api/users/nosuchuser00/restore", None),
         ] {
             let response = app.send(method.clone(), path, body).await;
-            let error = expect_error(response, 404, "entity.not_found", app.backend).await;
+            let error = expect_api_error(response, 404, "entity.not_found", app.backend).await;
             assert_eq!(error["message"], "The resource does not exist.", "{method} {path}");
         }
     }
@@ -267,7 +259,7 @@ async fn patches_replace_or_merge_as_logto_does() {
         assert_eq!(configs["passkeySignIn"]["skipped"], false);
         assert_eq!(app.ok(Method::GET, &format!("{path}/logto-configs"), None).await, configs);
         let unknown = app.send(Method::PATCH, &format!("{path}/logto-configs"), Some(json!({"mfa": {"x": 1}}))).await;
-        expect_error(unknown, 400, "guard.invalid_input", app.backend).await;
+        expect_api_error(unknown, 400, "guard.invalid_input", app.backend).await;
 
         let keys: Vec<String> = app.logged(&id_of(&user)).await.into_iter().map(|(key, _)| key).collect();
         assert_eq!(keys.iter().filter(|key| *key == keys::USER_DATA_UPDATED).count(), 4, "{keys:?}");
@@ -281,7 +273,7 @@ async fn passwords_are_set_verified_and_imported_and_a_reset_ends_the_sessions()
         let path = format!("/api/users/{id}");
         assert_eq!(app.ok(Method::GET, &format!("{path}/has-password"), None).await, json!({"hasPassword": false}));
         let verify = app.send(Method::POST, &format!("{path}/password/verify"), Some(json!({"password": "x"}))).await;
-        expect_error(verify, 422, "session.invalid_credentials", app.backend).await;
+        expect_api_error(verify, 422, "session.invalid_credentials", app.backend).await;
 
         assert_eq!(app.my_account(&token).await.status().as_u16(), 200);
         let user = app.ok(Method::PATCH, &format!("{path}/password"), Some(json!({"password": "123"}))).await;
@@ -290,7 +282,7 @@ async fn passwords_are_set_verified_and_imported_and_a_reset_ends_the_sessions()
         let right = app.send(Method::POST, &format!("{path}/password/verify"), Some(json!({"password": "123"}))).await;
         assert_eq!(right.status().as_u16(), 204, "on {}", app.backend);
         let wrong = app.send(Method::POST, &format!("{path}/password/verify"), Some(json!({"password": "124"}))).await;
-        expect_error(wrong, 422, "session.invalid_credentials", app.backend).await;
+        expect_api_error(wrong, 422, "session.invalid_credentials", app.backend).await;
 
         // MD5 of "password", as an import from another system.
         let imported = app
@@ -325,7 +317,7 @@ async fn suspension_ends_every_token_at_once_and_reinstating_revives_none() {
         assert_eq!(app.my_account(&token).await.status().as_u16(), 401, "reinstating revives no token");
 
         let missing = app.send(Method::PATCH, &format!("/api/users/{id}/is-suspended"), Some(json!({}))).await;
-        expect_error(missing, 400, "guard.invalid_input", app.backend).await;
+        expect_api_error(missing, 400, "guard.invalid_input", app.backend).await;
         let keys: Vec<String> = app.logged(&id).await.into_iter().map(|(key, _)| key).collect();
         assert_eq!(&keys[..2], [keys::USER_SUSPENSION_UPDATED, keys::USER_SUSPENSION_UPDATED]);
     }
@@ -339,14 +331,14 @@ async fn a_deleted_user_loses_its_tokens_and_is_restored_with_its_identifiers_un
         let deleted = app.send(Method::DELETE, &format!("/api/users/{id}"), None).await;
         assert_eq!(deleted.status().as_u16(), 204, "on {}", app.backend);
         assert!(deleted.text().await.unwrap().is_empty());
-        expect_error(
+        expect_api_error(
             app.send(Method::GET, &format!("/api/users/{id}"), None).await,
             404,
             "entity.not_found",
             app.backend,
         )
         .await;
-        expect_error(
+        expect_api_error(
             app.send(Method::DELETE, &format!("/api/users/{id}"), None).await,
             404,
             "entity.not_found",
@@ -358,7 +350,7 @@ async fn a_deleted_user_loses_its_tokens_and_is_restored_with_its_identifiers_un
         // The email is free meanwhile: taking it blocks the restore.
         let newcomer = app.create(json!({"primaryEmail": "ADA@example.com"})).await;
         let blocked = app.send(Method::POST, &format!("/api/users/{id}/restore"), None).await;
-        expect_error(blocked, 422, "user.email_already_in_use", app.backend).await;
+        expect_api_error(blocked, 422, "user.email_already_in_use", app.backend).await;
 
         app.ok(Method::PATCH, &format!("/api/users/{}", id_of(&newcomer)), Some(json!({"primaryEmail": null}))).await;
         let restored = app.ok(Method::POST, &format!("/api/users/{id}/restore"), None).await;
@@ -402,7 +394,7 @@ async fn a_stale_if_match_is_refused_with_412_and_changes_nothing() {
             if let Some(body) = body {
                 request = request.json(&body);
             }
-            expect_error(request.send().await.unwrap(), 412, "request.precondition_failed", app.backend).await;
+            expect_api_error(request.send().await.unwrap(), 412, "request.precondition_failed", app.backend).await;
         }
         let weak = app
             .client
@@ -413,7 +405,7 @@ async fn a_stale_if_match_is_refused_with_412_and_changes_nothing() {
             .send()
             .await
             .unwrap();
-        expect_error(weak, 412, "request.precondition_failed", app.backend).await;
+        expect_api_error(weak, 412, "request.precondition_failed", app.backend).await;
         let now = app.ok(Method::GET, &path, None).await;
         assert_eq!(now["name"], "Ada", "nothing changed on {}", app.backend);
     }
@@ -469,7 +461,7 @@ async fn search_and_pagination_follow_logto() {
 
         for query in ["page=0", "page_size=0", "page_size=101", "page=abc"] {
             let response = app.send(Method::GET, &format!("/api/users?{query}"), None).await;
-            expect_error(response, 400, "guard.invalid_pagination", app.backend).await;
+            expect_api_error(response, 400, "guard.invalid_pagination", app.backend).await;
         }
         for query in [
             "search.password=x",
@@ -480,7 +472,7 @@ async fn search_and_pagination_follow_logto() {
             "search.name=a%25&mode.name=similar_to",
         ] {
             let response = app.send(Method::GET, &format!("/api/users?{query}"), None).await;
-            expect_error(response, 400, "request.invalid_input", app.backend).await;
+            expect_api_error(response, 400, "request.invalid_input", app.backend).await;
         }
     }
 }
@@ -492,16 +484,16 @@ async fn only_management_tokens_reach_the_user_routes_and_a_narrowed_token_reads
         let bob = id_of(&app.create(json!({"username": "bob"})).await);
 
         let missing = app.client.get(format!("{}/api/users", app.address)).send().await.unwrap();
-        expect_error(missing, 401, "auth.authorization_header_missing", app.backend).await;
+        expect_api_error(missing, 401, "auth.authorization_header_missing", app.backend).await;
         let garbage = app.send_with("garbage", Method::GET, "/api/users", None).await;
-        expect_error(garbage, 401, "auth.unauthorized", app.backend).await;
+        expect_api_error(garbage, 401, "auth.unauthorized", app.backend).await;
         for (method, path) in [
             (Method::GET, "/api/users".to_owned()),
             (Method::GET, format!("/api/users/{ada}")),
             (Method::DELETE, format!("/api/users/{bob}")),
         ] {
             let response = app.send_with(&user_token, method, &path, None).await;
-            expect_error(response, 401, "auth.unauthorized", app.backend).await;
+            expect_api_error(response, 401, "auth.unauthorized", app.backend).await;
         }
 
         let only_ada = attenuate(
@@ -542,7 +534,7 @@ async fn social_identities_are_linked_read_and_unlinked_and_one_identity_belongs
         let taken = app
             .send(Method::PUT, &format!("/api/users/{bob}/identities/github"), Some(json!({"userId": "gh-42"})))
             .await;
-        expect_error(taken, 422, "user.identity_already_in_use", app.backend).await;
+        expect_api_error(taken, 422, "user.identity_already_in_use", app.backend).await;
         let other_provider = app
             .send(Method::PUT, &format!("/api/users/{bob}/identities/google"), Some(json!({"userId": "gh-42"})))
             .await;
@@ -550,13 +542,14 @@ async fn social_identities_are_linked_read_and_unlinked_and_one_identity_belongs
 
         let unlinked = app.ok(Method::DELETE, &path, None).await;
         assert_eq!(unlinked["identities"], json!({}), "on {}", app.backend);
-        expect_error(app.send(Method::DELETE, &path, None).await, 404, "user.identity_not_exist", app.backend).await;
-        expect_error(app.send(Method::GET, &path, None).await, 404, "user.identity_not_exist", app.backend).await;
+        expect_api_error(app.send(Method::DELETE, &path, None).await, 404, "user.identity_not_exist", app.backend)
+            .await;
+        expect_api_error(app.send(Method::GET, &path, None).await, 404, "user.identity_not_exist", app.backend).await;
         let missing_user =
             app.send(Method::PUT, "/api/users/nosuchuser00/identities/github", Some(json!({"userId": "x"}))).await;
-        expect_error(missing_user, 404, "entity.not_found", app.backend).await;
+        expect_api_error(missing_user, 404, "entity.not_found", app.backend).await;
         let bad = app.send(Method::PUT, &path, Some(json!({"details": {}}))).await;
-        expect_error(bad, 400, "guard.invalid_input", app.backend).await;
+        expect_api_error(bad, 400, "guard.invalid_input", app.backend).await;
 
         let keys: Vec<String> = app.logged(&ada).await.into_iter().map(|(key, _)| key).collect();
         assert_eq!(keys.iter().filter(|key| *key == keys::USER_IDENTITIES_UPDATED).count(), 3, "{keys:?}");
@@ -585,17 +578,17 @@ async fn an_administrator_binds_lists_and_removes_mfa_factors_with_logtos_rules(
 
         // Nothing is enabled in a fresh sign-in experience.
         let refused = app.send(Method::POST, &path, Some(json!({"type": "Totp"}))).await;
-        expect_error(refused, 400, "session.mfa.mfa_factor_not_enabled", app.backend).await;
+        expect_api_error(refused, 400, "session.mfa.mfa_factor_not_enabled", app.backend).await;
         let patch = json!({"mfa": {"factors": ["Totp", "BackupCode"], "policy": "UserControlled"}});
         app.ok(Method::PATCH, "/api/sign-in-exp", Some(patch)).await;
 
         let alone = app.send(Method::POST, &path, Some(json!({"type": "BackupCode"}))).await;
-        expect_error(alone, 422, "session.mfa.backup_code_can_not_be_alone", app.backend).await;
+        expect_api_error(alone, 422, "session.mfa.backup_code_can_not_be_alone", app.backend).await;
         let malformed = app.send(Method::POST, &path, Some(json!({"type": "Totp", "secret": "not base32!"}))).await;
-        expect_error(malformed, 400, "user.totp_secret_invalid", app.backend).await;
+        expect_api_error(malformed, 400, "user.totp_secret_invalid", app.backend).await;
         for body in [json!({"type": "Sms"}), json!({"secret": totp_secret}), json!({"type": "Totp", "secret": 7})] {
             let bad = app.send(Method::POST, &path, Some(body.clone())).await;
-            expect_error(bad, 400, "guard.invalid_input", app.backend).await;
+            expect_api_error(bad, 400, "guard.invalid_input", app.backend).await;
         }
         assert_eq!(app.ok(Method::GET, &path, None).await, json!([]), "refusals bind nothing on {}", app.backend);
 
@@ -611,14 +604,14 @@ async fn an_administrator_binds_lists_and_removes_mfa_factors_with_logtos_rules(
         assert!(uri.starts_with("otpauth://totp/127.0.0.1:ada?"), "{uri}");
         assert!(uri.contains(&format!("secret={totp_secret}")) && uri.contains("issuer=127.0.0.1"), "{uri}");
         let again = app.send(Method::POST, &path, Some(json!({"type": "Totp"}))).await;
-        expect_error(again, 422, "user.totp_already_in_use", app.backend).await;
+        expect_api_error(again, 422, "user.totp_already_in_use", app.backend).await;
 
         let short = app.send(Method::POST, &path, Some(json!({"type": "BackupCode", "codes": &codes[..9]}))).await;
-        expect_error(short, 422, "user.wrong_backup_code_format", app.backend).await;
+        expect_api_error(short, 422, "user.wrong_backup_code_format", app.backend).await;
         let given = app.ok(Method::POST, &path, Some(json!({"type": "BackupCode", "codes": codes}))).await;
         assert_eq!(given, json!({"codes": codes, "type": "BackupCode"}));
         let live = app.send(Method::POST, &path, Some(json!({"type": "BackupCode"}))).await;
-        expect_error(live, 422, "user.backup_code_already_in_use", app.backend).await;
+        expect_api_error(live, 422, "user.backup_code_already_in_use", app.backend).await;
 
         let listed = app.ok(Method::GET, &path, None).await;
         let [listed_totp, listed_codes] = listed.as_array().unwrap().as_slice() else {
@@ -644,7 +637,7 @@ async fn an_administrator_binds_lists_and_removes_mfa_factors_with_logtos_rules(
         for (factor, code) in [("BackupCode", codes[3].clone()), ("Totp", totp_code(totp_secret))] {
             let challenge =
                 app.client.post(format!("{}/api/sign-in", app.address)).json(&sign_in).send().await.unwrap();
-            let challenge = expect_error(challenge, 403, "session.mfa.require_mfa_verification", app.backend).await;
+            let challenge = expect_api_error(challenge, 403, "session.mfa.require_mfa_verification", app.backend).await;
             let second_step = json!({"mfaToken": challenge["data"]["mfaToken"], "type": factor, "code": code});
             let signed_in =
                 app.client.post(format!("{}/api/sign-in/mfa", app.address)).json(&second_step).send().await.unwrap();
@@ -653,9 +646,9 @@ async fn an_administrator_binds_lists_and_removes_mfa_factors_with_logtos_rules(
         assert_eq!(app.ok(Method::GET, &path, None).await[1]["remainCodes"], 9);
 
         let unknown = app.send(Method::DELETE, &format!("{path}/nosuchfactor"), None).await;
-        expect_error(unknown, 404, "entity.not_found", app.backend).await;
+        expect_api_error(unknown, 404, "entity.not_found", app.backend).await;
         let no_user = app.send(Method::GET, "/api/users/nosuchuser00/mfa-verifications", None).await;
-        expect_error(no_user, 404, "entity.not_found", app.backend).await;
+        expect_api_error(no_user, 404, "entity.not_found", app.backend).await;
         let totp_id = listed_totp["id"].as_str().unwrap();
         let removed = app.send(Method::DELETE, &format!("{path}/{totp_id}"), None).await;
         assert_eq!(removed.status().as_u16(), 204, "on {}", app.backend);

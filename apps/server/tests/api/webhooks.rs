@@ -21,10 +21,10 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 use tempfile::TempDir;
 
-use crate::account_client::{AccountSession, create_user, expect_error};
-use crate::binary::{RunningServer, latchkey};
+use crate::account_client::{AccountSession, create_user};
+use crate::binary::{self, RunningServer};
 use crate::harness::TokenApp;
-use crate::helpers::{TestDatabase, postgres_server_url, test_settings};
+use crate::helpers::{TestDatabase, expect_api_error, postgres_server_url, test_settings};
 
 /// Generous: deliveries are polled every 50 ms, but CI machines are slow and shared.
 const PATIENCE: Duration = Duration::from_secs(30);
@@ -323,10 +323,10 @@ async fn the_management_api_manages_hooks_as_logto_does() {
         // Refusals, in Logto's words.
         let no_events = json!({"config": {"url": receiver.url}});
         let response = management(&app, &token, Method::POST, "/api/hooks", Some(no_events)).await;
-        expect_error(response, 400, "hook.missing_events", backend).await;
+        expect_api_error(response, 400, "hook.missing_events", backend).await;
         let unknown_event = json!({"events": ["User.Exploded"], "config": {"url": receiver.url}});
         let response = management(&app, &token, Method::POST, "/api/hooks", Some(unknown_event)).await;
-        expect_error(response, 400, "guard.invalid_input", backend).await;
+        expect_api_error(response, 400, "guard.invalid_input", backend).await;
         let missing = management(&app, &token, Method::GET, "/api/hooks/nope", None).await;
         assert_eq!(missing.status().as_u16(), 404, "on {backend}");
 
@@ -377,7 +377,7 @@ async fn the_management_api_manages_hooks_as_logto_does() {
         receiver.state.down.store(true, Ordering::SeqCst);
         let test = json!({"events": ["User.Created"], "config": {"url": receiver.url}});
         let response = management(&app, &token, Method::POST, &format!("/api/hooks/{id}/test"), Some(test)).await;
-        let body = expect_error(response, 422, "hook.endpoint_responded_with_error", backend).await;
+        let body = expect_api_error(response, 422, "hook.endpoint_responded_with_error", backend).await;
         assert_eq!(body["data"]["responseStatus"], 503, "on {backend}: {body}");
         receiver.state.down.store(false, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -389,7 +389,7 @@ async fn the_management_api_manages_hooks_as_logto_does() {
         // Internal addresses are refused unless the settings allow them.
         let internal = json!({"events": ["User.Created"], "config": {"url": "http://10.255.255.1/hook"}});
         let response = management(&app, &token, Method::POST, &format!("/api/hooks/{id}/test"), Some(internal)).await;
-        expect_error(response, 422, "hook.send_test_payload_failed", backend).await;
+        expect_api_error(response, 422, "hook.send_test_payload_failed", backend).await;
 
         let deleted = management(&app, &token, Method::DELETE, &format!("/api/hooks/{id}"), None).await;
         assert_eq!(deleted.status().as_u16(), 204, "on {backend}");
@@ -400,33 +400,14 @@ async fn the_management_api_manages_hooks_as_logto_does() {
 
 /// A `latchkey serve` on `dir` (and `database`), delivering webhooks with short leases.
 fn serve(dir: &std::path::Path, database: Option<&TestDatabase>) -> tokio::process::Command {
-    let mut command = latchkey(dir);
+    let mut command = binary::serve(dir, database.map(|database| database.url.as_str()));
     command
         .env("LATCHKEY_HOOK_ALLOWED_INTERNAL_TARGETS", "127.0.0.0/8")
         .env("LATCHKEY_HOOK_POLL_INTERVAL_MS", "50")
         .env("LATCHKEY_HOOK_REQUEST_TIMEOUT_SECS", "1")
         .env("LATCHKEY_HOOK_LEASE_SECS", "2")
-        .env("LATCHKEY_HOOK_RETRY_BASE_MS", "100")
-        .env("LATCHKEY_BOOTSTRAP_CLIENT_ID", "webhook-tests")
-        .env("LATCHKEY_BOOTSTRAP_CLIENT_SECRET", "webhook-tests-secret")
-        .arg("serve");
-    if let Some(database) = database {
-        command.env("LATCHKEY_DATABASE_URL", &database.url);
-    }
+        .env("LATCHKEY_HOOK_RETRY_BASE_MS", "100");
     command
-}
-
-async fn management_token_of(server: &RunningServer) -> String {
-    let form = [("grant_type", "client_credentials"), ("resource", "http://127.0.0.1:3001/api"), ("scope", "all")];
-    let response = reqwest::Client::new()
-        .post(format!("{}/oidc/token", server.base_url))
-        .basic_auth("webhook-tests", Some("webhook-tests-secret"))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let body: Value = response.json().await.unwrap();
-    body["access_token"].as_str().unwrap_or_else(|| panic!("a token: {body}")).to_owned()
 }
 
 async fn post_json(server: &RunningServer, token: &str, path: &str, body: Value) -> Value {
@@ -448,7 +429,7 @@ async fn an_event_committed_before_a_sigkill_is_delivered_after_the_restart() {
     // The first attempt is accepted and never answered: the server dies with the delivery in flight.
     receiver.state.hang.store(1, Ordering::SeqCst);
     let mut server = RunningServer::start(serve(dir.path(), None)).await;
-    let token = management_token_of(&server).await;
+    let token = binary::management_token(&reqwest::Client::new(), &server.base_url).await;
     let hook = json!({"events": ["User.Created"], "config": {"url": receiver.url}});
     post_json(&server, &token, "/api/hooks", hook).await;
     let user = post_json(&server, &token, "/api/users", json!({"username": "survivor"})).await;
