@@ -153,18 +153,17 @@ impl SessionTokens {
             Session::new(self.ids.entity_id(), new.user_id.clone(), new.client_id.clone(), now, session_expires_at)
                 .with_origin(new.user_agent.as_deref(), new.ip.as_deref())
                 .with_scopes(new.scopes.clone());
-        self.sessions.create(&session).await.map_err(|error| match error {
+        let (refresh_token, first_refresh_token) = if new.with_refresh_token {
+            let expires_at = self.refresh_token_expiry(now, session_expires_at);
+            let (secret, stored) = RefreshToken::issue(session.id.clone(), now, expires_at);
+            (Some(secret), Some(stored))
+        } else {
+            (None, None)
+        };
+        self.sessions.create(&session, first_refresh_token).await.map_err(|error| match error {
             RepoError::NotFound => IssueError::UnknownUser,
             other => IssueError::Store(other),
         })?;
-        let refresh_token = if new.with_refresh_token {
-            let expires_at = self.refresh_token_expiry(now, session_expires_at);
-            let (secret, stored) = RefreshToken::issue(session.id.clone(), now, expires_at);
-            self.sessions.insert_refresh_token(&stored).await.map_err(IssueError::Store)?;
-            Some(secret)
-        } else {
-            None
-        };
         let mut claims = self.claims(&session.id, &new.user_id, &new.client_id, new.audience, &new.scopes, now);
         if let Some(actor) = new.actor {
             claims = claims.with_actor(actor);
@@ -327,12 +326,16 @@ mod tests {
     #[tokio::test]
     async fn a_new_session_gets_a_token_naming_it_and_a_refresh_token_capped_by_the_session() {
         let mut sessions = MockSessionRepository::new();
-        sessions.expect_create().times(1).returning(|_| Ok(()));
         sessions
-            .expect_insert_refresh_token()
-            .withf(|token| token.expires_at == NOW.plus_secs(TokenLifetimes::default().refresh_token_secs))
+            .expect_create()
+            .withf(|session, refresh_token| {
+                refresh_token.as_ref().is_some_and(|token| {
+                    token.session_id == session.id
+                        && token.expires_at == NOW.plus_secs(TokenLifetimes::default().refresh_token_secs)
+                })
+            })
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let keys = keys();
         let new = NewSession { with_refresh_token: true, ..NewSession::account(user(), "app", vec!["email".into()]) };
         let issued = tokens(sessions, MockTokenStateRepository::new(), Arc::clone(&keys)).start(new).await.unwrap();
@@ -348,7 +351,7 @@ mod tests {
     #[tokio::test]
     async fn a_session_for_a_missing_user_is_refused() {
         let mut sessions = MockSessionRepository::new();
-        sessions.expect_create().returning(|_| Err(RepoError::NotFound));
+        sessions.expect_create().returning(|_, _| Err(RepoError::NotFound));
         let error = tokens(sessions, MockTokenStateRepository::new(), keys())
             .start(NewSession::account(user(), "app", vec![]))
             .await

@@ -32,9 +32,22 @@ impl SeaSessionRepository {
 
 #[async_trait]
 impl SessionRepository for SeaSessionRepository {
-    async fn create(&self, session: &Session) -> Result<(), RepoError> {
-        Entity::insert(active_model(session)).exec_without_returning(&self.db).await.map_err(write_error)?;
-        Ok(())
+    async fn create(&self, session: &Session, first_refresh_token: Option<RefreshToken>) -> Result<(), RepoError> {
+        let Some(token) = first_refresh_token else {
+            Entity::insert(active_model(session)).exec_without_returning(&self.db).await.map_err(write_error)?;
+            return Ok(());
+        };
+        let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
+        Entity::insert(active_model(session)).exec_without_returning(&transaction).await.map_err(write_error)?;
+        let row = refresh_tokens::ActiveModel {
+            token_hash: Set(token.token_hash.as_str().to_owned()),
+            session_id: Set(token.session_id),
+            created_at: Set(token.created_at.as_millis()),
+            expires_at: Set(token.expires_at.as_millis()),
+            used_at: Set(token.used_at.map(Timestamp::as_millis)),
+        };
+        refresh_tokens::Entity::insert(row).exec_without_returning(&transaction).await.map_err(write_error)?;
+        transaction.commit().await.map_err(unavailable)
     }
 
     async fn find(&self, id: &str) -> Result<Option<Session>, RepoError> {
@@ -117,18 +130,6 @@ impl SessionRepository for SeaSessionRepository {
         if touched.rows_affected == 0 {
             return Err(RepoError::NotFound);
         }
-        Ok(())
-    }
-
-    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), RepoError> {
-        let row = refresh_tokens::ActiveModel {
-            token_hash: Set(token.token_hash.as_str().to_owned()),
-            session_id: Set(token.session_id.clone()),
-            created_at: Set(token.created_at.as_millis()),
-            expires_at: Set(token.expires_at.as_millis()),
-            used_at: Set(token.used_at.map(Timestamp::as_millis)),
-        };
-        refresh_tokens::Entity::insert(row).exec_without_returning(&self.db).await.map_err(write_error)?;
         Ok(())
     }
 

@@ -27,7 +27,8 @@ store_suite!(
     an_expired_refresh_token_is_not_rotated,
     a_refresh_token_of_a_revoked_session_is_not_rotated_and_stays_unused,
     an_unknown_refresh_token_is_reported_unknown,
-    a_refresh_token_for_a_missing_session_is_not_found,
+    a_session_whose_first_refresh_token_cannot_be_stored_is_not_stored_either,
+    a_session_with_a_refresh_token_for_a_missing_user_is_not_found,
     a_personal_access_token_is_found_by_its_value_hash,
     a_duplicate_token_name_conflicts_for_one_user_but_not_across_users,
     renaming_a_token_keeps_its_value_and_refuses_a_taken_name,
@@ -102,21 +103,28 @@ mod suite {
     async fn user_with_session(store: &Store) -> (UserId, Session) {
         let user = insert_user(store, 1).await;
         let session = session(1, &user);
-        store.sessions().create(&session).await.unwrap();
+        store.sessions().create(&session, None).await.unwrap();
         (user, session)
     }
 
-    /// A refresh token of `session_id` stored under the hash of `value`, expiring at second 500.
-    async fn stored_refresh_token(store: &Store, session_id: &str, value: &str) -> RefreshToken {
-        let token = RefreshToken {
+    /// A refresh token of `session_id` with the hash of `value`, expiring at second 500.
+    fn refresh_token(session_id: &str, value: &str) -> RefreshToken {
+        RefreshToken {
             token_hash: hash_secret(value),
             session_id: session_id.to_owned(),
             created_at: at(100),
             expires_at: at(500),
             used_at: None,
-        };
-        store.sessions().insert_refresh_token(&token).await.unwrap();
-        token
+        }
+    }
+
+    /// A user's session started with a first refresh token, the hash of `first`.
+    async fn session_with_refresh_token(store: &Store, first: &str) -> (UserId, Session, RefreshToken) {
+        let user = insert_user(store, 1).await;
+        let session = session(1, &user);
+        let token = refresh_token(&session.id, first);
+        store.sessions().create(&session, Some(token.clone())).await.unwrap();
+        (user, session, token)
     }
 
     fn pat(n: u32, user: &UserId, name: &str) -> (OpaqueSecret, PersonalAccessToken) {
@@ -231,13 +239,13 @@ mod suite {
             session(1, &user).with_origin(Some("Mozilla/5.0"), Some("203.0.113.7")).with_scopes(["profile", "email"]);
         session.revoked_at = Some(at(150));
         session.revoke_reason = Some(RevokeReason::SignOut);
-        store.sessions().create(&session).await.unwrap();
+        store.sessions().create(&session, None).await.unwrap();
         assert_eq!(store.sessions().find(&session.id).await.unwrap(), Some(session));
         assert_eq!(store.sessions().find("absent").await.unwrap(), None);
     }
 
     pub async fn a_session_for_a_missing_user_is_not_found(store: &Store) {
-        assert_eq!(store.sessions().create(&session(1, &user_id(9))).await, Err(RepoError::NotFound));
+        assert_eq!(store.sessions().create(&session(1, &user_id(9)), None).await, Err(RepoError::NotFound));
     }
 
     pub async fn listing_active_sessions_skips_revoked_and_expired_ones(store: &Store) {
@@ -250,7 +258,7 @@ mod suite {
         expired.expires_at = at(400);
         let revoked = session(4, &user);
         for session in [&older, &newer, &expired, &revoked] {
-            store.sessions().create(session).await.unwrap();
+            store.sessions().create(session, None).await.unwrap();
         }
         store.sessions().revoke(&revoked.id, RevokeReason::SignOut, at(350)).await.unwrap();
 
@@ -274,7 +282,7 @@ mod suite {
         let (first, second, spared, earlier) =
             (session(1, &user), session(2, &user), session(3, &user), session(4, &user));
         for session in [&first, &second, &spared, &earlier] {
-            store.sessions().create(session).await.unwrap();
+            store.sessions().create(session, None).await.unwrap();
         }
         store.sessions().revoke(&earlier.id, RevokeReason::SignOut, at(150)).await.unwrap();
         let entry = logged(&user);
@@ -302,9 +310,9 @@ mod suite {
         let user = insert_user(store, 1).await;
         let other = insert_user(store, 2).await;
         for n in 1..=3 {
-            store.sessions().create(&session(n, &user)).await.unwrap();
+            store.sessions().create(&session(n, &user), None).await.unwrap();
         }
-        store.sessions().create(&session(4, &other)).await.unwrap();
+        store.sessions().create(&session(4, &other), None).await.unwrap();
         store.sessions().revoke(&entity_id("session", 1), RevokeReason::SignOut, at(150)).await.unwrap();
 
         let revoked = store.sessions().revoke_all_for_user(&user, RevokeReason::PasswordChanged, at(200)).await;
@@ -330,8 +338,7 @@ mod suite {
     // ---- refresh tokens ------------------------------------------------------------------------------------
 
     pub async fn rotating_a_refresh_token_marks_it_used_and_stores_its_successor(store: &Store) {
-        let (_, session) = user_with_session(store).await;
-        let old = stored_refresh_token(store, &session.id, "first").await;
+        let (_, session, old) = session_with_refresh_token(store, "first").await;
         let new_hash = hash_secret("second");
 
         let rotation = store.sessions().rotate_refresh_token(&old.token_hash, &new_hash, at(900), at(200)).await;
@@ -352,8 +359,7 @@ mod suite {
     }
 
     pub async fn presenting_a_rotated_refresh_token_again_is_reported_as_reuse(store: &Store) {
-        let (_, session) = user_with_session(store).await;
-        let old = stored_refresh_token(store, &session.id, "first").await;
+        let (_, session, old) = session_with_refresh_token(store, "first").await;
         let sessions = store.sessions();
         sessions.rotate_refresh_token(&old.token_hash, &hash_secret("second"), at(900), at(200)).await.unwrap();
 
@@ -363,8 +369,7 @@ mod suite {
     }
 
     pub async fn concurrent_rotations_of_one_refresh_token_let_exactly_one_succeed(store: &Store) {
-        let (_, session) = user_with_session(store).await;
-        let old = stored_refresh_token(store, &session.id, "first").await;
+        let (_, session, old) = session_with_refresh_token(store, "first").await;
 
         let tasks: Vec<_> = (0..6)
             .map(|n| {
@@ -388,8 +393,7 @@ mod suite {
     }
 
     pub async fn an_expired_refresh_token_is_not_rotated(store: &Store) {
-        let (_, session) = user_with_session(store).await;
-        let old = stored_refresh_token(store, &session.id, "first").await;
+        let (.., old) = session_with_refresh_token(store, "first").await;
         let sessions = store.sessions();
         let rotation = sessions.rotate_refresh_token(&old.token_hash, &hash_secret("second"), at(900), at(500)).await;
         assert_eq!(rotation, Ok(Rotation::Expired));
@@ -397,8 +401,7 @@ mod suite {
     }
 
     pub async fn a_refresh_token_of_a_revoked_session_is_not_rotated_and_stays_unused(store: &Store) {
-        let (_, session) = user_with_session(store).await;
-        let old = stored_refresh_token(store, &session.id, "first").await;
+        let (_, session, old) = session_with_refresh_token(store, "first").await;
         store.sessions().revoke(&session.id, RevokeReason::SignOut, at(150)).await.unwrap();
 
         let sessions = store.sessions();
@@ -414,15 +417,21 @@ mod suite {
         assert_eq!(rotation, Ok(Rotation::Unknown));
     }
 
-    pub async fn a_refresh_token_for_a_missing_session_is_not_found(store: &Store) {
-        let token = RefreshToken {
-            token_hash: hash_secret("orphan"),
-            session_id: entity_id("session", 9),
-            created_at: at(1),
-            expires_at: at(2),
-            used_at: None,
-        };
-        assert_eq!(store.sessions().insert_refresh_token(&token).await, Err(RepoError::NotFound));
+    pub async fn a_session_whose_first_refresh_token_cannot_be_stored_is_not_stored_either(store: &Store) {
+        let (user, first_session, first) = session_with_refresh_token(store, "first").await;
+        // The same token hash again: the token's insert fails after the session's has succeeded.
+        let second = session(2, &user);
+        let taken = RefreshToken { session_id: second.id.clone(), ..first };
+        assert_eq!(store.sessions().create(&second, Some(taken)).await, Err(RepoError::Conflict(Conflict::Id)));
+        assert_eq!(store.sessions().find(&second.id).await.unwrap(), None, "both or neither");
+        assert_eq!(store.sessions().find(&first_session.id).await.unwrap(), Some(first_session));
+    }
+
+    pub async fn a_session_with_a_refresh_token_for_a_missing_user_is_not_found(store: &Store) {
+        let orphan = session(1, &user_id(9));
+        let token = refresh_token(&orphan.id, "orphan");
+        assert_eq!(store.sessions().create(&orphan, Some(token.clone())).await, Err(RepoError::NotFound));
+        assert_eq!(store.sessions().find_refresh_token(&token.token_hash).await.unwrap(), None);
     }
 
     // ---- personal access tokens ----------------------------------------------------------------------------
@@ -627,8 +636,7 @@ mod suite {
     // ---- schema --------------------------------------------------------------------------------------------
 
     pub async fn deleting_a_user_removes_their_sessions_and_tokens(store: &Store) {
-        let (user, session) = user_with_session(store).await;
-        stored_refresh_token(store, &session.id, "first").await;
+        let (user, ..) = session_with_refresh_token(store, "first").await;
         store.personal_access_tokens().create(&pat(1, &user, "ci").1, &logged(&user)).await.unwrap();
         let (_, subject) = SubjectToken::issue(user.clone(), json!({}), "admin-app".to_owned(), at(100));
         store.subject_tokens().insert(&subject, &logged(&subject.user_id)).await.unwrap();
@@ -649,6 +657,6 @@ mod suite {
 
         Migrator::up(store.connection(), None).await.expect("the credentials migration applies again");
         assert_eq!(store.sessions().find(&session.id).await.unwrap(), None);
-        store.sessions().create(&session).await.unwrap();
+        store.sessions().create(&session, None).await.unwrap();
     }
 }

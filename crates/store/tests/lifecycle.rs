@@ -61,7 +61,7 @@ mod suite {
 
     async fn session(store: &Store, session_id: &str, user: &UserId) {
         let session = Session::new(format!("{session_id:0>21}"), user.clone(), "spa".into(), at(2_000), at(9_000_000));
-        store.sessions().create(&session).await.unwrap();
+        store.sessions().create(&session, None).await.unwrap();
     }
 
     async fn live_session(store: &Store, session_id: &str) -> Option<bool> {

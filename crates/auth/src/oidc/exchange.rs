@@ -214,8 +214,12 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok(consumed(USER)));
         mocks.with_user(user(false));
-        mocks.sessions.expect_create().withf(|session| session.client_id == "spa").times(1).returning(|_| Ok(()));
-        mocks.sessions.expect_insert_refresh_token().never();
+        mocks
+            .sessions
+            .expect_create()
+            .withf(|session, refresh_token| session.client_id == "spa" && refresh_token.is_none())
+            .times(1)
+            .returning(|_, _| Ok(()));
         let (endpoint, keys) = mocks.endpoint();
 
         let mut request = exchange_form("sub_x", ACCESS_TOKEN_TYPE);
@@ -300,7 +304,7 @@ mod tests {
         let mut mocks = exchanging_app();
         mocks.subject_tokens.expect_consume().returning(|_, _| Ok(consumed(USER)));
         mocks.with_user(user(false));
-        mocks.sessions.expect_create().returning(|_| Ok(()));
+        mocks.sessions.expect_create().returning(|_, _| Ok(()));
         mocks.revocation.expect_check().times(1).returning(|_| Ok(()));
         let (endpoint, keys) = mocks.endpoint();
         let actor = AccessClaims::new(
@@ -364,7 +368,7 @@ mod tests {
             .times(1)
             .returning(|_, _| Ok(()));
         mocks.with_user(user(false));
-        mocks.sessions.expect_create().returning(|_| Ok(()));
+        mocks.sessions.expect_create().returning(|_, _| Ok(()));
         let (endpoint, keys) = mocks.endpoint();
 
         let response = issue(&endpoint, &RequestOrigin::default(), exchange_form("pat_x", PERSONAL_ACCESS_TOKEN_TYPE))

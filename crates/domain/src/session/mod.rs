@@ -167,8 +167,9 @@ pub enum Rotation {
 #[cfg_attr(any(test, feature = "mocks"), mockall::automock)]
 #[async_trait]
 pub trait SessionRepository: Send + Sync {
-    /// Fails with `Conflict(Id)` when the id is taken, `NotFound` when the user does not exist.
-    async fn create(&self, session: &Session) -> Result<(), RepoError>;
+    /// Stores a new session with its first refresh token, if it has one: both or neither. Fails with
+    /// `Conflict(Id)` when the id (or the token's hash) is taken, `NotFound` when the user does not exist.
+    async fn create(&self, session: &Session, first_refresh_token: Option<RefreshToken>) -> Result<(), RepoError>;
     async fn find(&self, id: &str) -> Result<Option<Session>, RepoError>;
     /// The user's sessions that are neither revoked nor expired at `now`, most recently active first.
     async fn list_active_for_user(&self, user_id: &UserId, now: Timestamp) -> Result<Vec<Session>, RepoError>;
@@ -194,8 +195,6 @@ pub trait SessionRepository: Send + Sync {
     ) -> Result<u64, RepoError>;
     /// Records activity on an unrevoked session; `NotFound` when it is absent or revoked.
     async fn touch(&self, id: &str, now: Timestamp) -> Result<(), RepoError>;
-    /// Stores a refresh token of an existing session (`NotFound` when the session is absent).
-    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), RepoError>;
     async fn find_refresh_token(&self, token_hash: &SecretHash) -> Result<Option<RefreshToken>, RepoError>;
     /// Atomically marks the token `old_hash` used (only if it was unused, unexpired and its session live) and
     /// stores `new_hash` for the same session, expiring at `new_expires_at`. Of two concurrent rotations of one
