@@ -48,6 +48,14 @@ migrate:
 bench:
     cargo bench --workspace
 
+# The HTTP load run of issue 7: every API row, the sign-in flood, RSS (figures go to docs/benchmarks.md).
+bench-http:
+    bash scripts/bench-http.sh
+
+# Where the machine's time goes during the password sign-in row (perf, every CPU; Linux, root).
+profile-sign-in:
+    bash scripts/profile-sign-in.sh
+
 # The embedding example: domain + store without the server.
 example:
     cargo run -p latchkey-example-embedded
