@@ -60,11 +60,12 @@ perf script -i "$output/perf.data" -F comm,ip,sym 2>/dev/null |
     sed -E 's/^ *([^ ].{0,14}[^ ]) +[0-9a-f]+ +/\1|/; s/\|$/|[unknown]/' >"$output/samples.txt"
 total=$(wc -l <"$output/samples.txt")
 
-# Reads `count|label` lines and prints the share of all samples, largest first, down to 0.2 %.
+# Reads one label per line and prints each label's share of all samples, largest first, down to 0.2 % and at most
+# LIMIT lines (all when not given).
 shares() {
-    sort | uniq -c | sort -rn | awk -v total="$total" '{
+    sort | uniq -c | sort -rn | awk -v total="$total" -v limit="${1:-0}" '{
         count = $1; $1 = ""; share = 100 * count / total
-        if (share >= 0.2) printf "%7.2f %%  %s\n", share, substr($0, 2)
+        if (share >= 0.2 && (limit == 0 || shown++ < limit)) printf "%7.2f %%  %s\n", share, substr($0, 2)
     }'
 }
 
@@ -73,9 +74,9 @@ echo "## Share of all $total samples, by thread name ($seconds s of the sign-in 
 cut -d'|' -f1 "$output/samples.txt" | shares
 echo
 echo "## Inside the hashing threads, by function (shares of all samples)"
-grep '^latchkey-hash' "$output/samples.txt" | cut -d'|' -f2 | shares
+{ grep '^latchkey-hash' "$output/samples.txt" || true; } | cut -d'|' -f2 | shares
 echo
 echo "## Outside the hashing threads and idle, by thread and function (shares of all samples)"
-grep -v -e '^latchkey-hash' -e '^swapper' "$output/samples.txt" | sed 's/|/: /' | shares | head -n 25
+{ grep -v -e '^latchkey-hash' -e '^swapper' "$output/samples.txt" || true; } | sed 's/|/: /' | shares 25
 echo
 echo "perf data, the samples and the bench's output: $output"
