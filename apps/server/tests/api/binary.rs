@@ -34,8 +34,8 @@ pub(crate) fn latchkey(dir: &Path) -> Command {
 }
 
 /// The Management API credentials [`serve`] starts a server with, so that the test knows them.
-pub(crate) const BOOTSTRAP_CLIENT_ID: &str = "process-tests";
-pub(crate) const BOOTSTRAP_CLIENT_SECRET: &str = "process-tests-secret";
+const BOOTSTRAP_CLIENT_ID: &str = "process-tests";
+const BOOTSTRAP_CLIENT_SECRET: &str = "process-tests-secret";
 
 /// `latchkey serve` in `dir` with the known bootstrap credentials, on `database_url` (the SQLite file in `dir`
 /// when `None`).
