@@ -82,6 +82,7 @@ thread_local! {
 /// (memory bandwidth, not CPU: "Two verifications at once" in docs/benchmarks.md). argon2 writes every block before
 /// it reads it, so what a previous computation left behind does not change the result. Leaving it there exposes no
 /// more than before: argon2 never cleared its memory on release either.
+#[cfg(any(feature = "tokio", test))] // Only `HashingThreads`, behind the `tokio` feature, keeps memory.
 pub(crate) fn keep_argon2_memory_on_this_thread() {
     KEPT_MEMORY.with(|kept| {
         kept.borrow_mut().get_or_insert_with(Vec::new);
