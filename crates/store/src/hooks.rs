@@ -93,8 +93,23 @@ pub(crate) async fn enqueue_occurrence<C: ConnectionTrait>(
     connection: &C,
     occurrence: &HookEventOccurrence,
 ) -> Result<(), RepoError> {
+    let wanting = hooks_wanting(connection, &occurrence.event).await?;
+    insert_deliveries(connection, &wanting, occurrence).await
+}
+
+/// The enabled hooks that want `event`. Asked before an occurrence's payload is built: most writes have no hook
+/// wanting them, and their payload (the entity's view, a sign-in's application) is then not worth building.
+async fn hooks_wanting<C: ConnectionTrait>(connection: &C, event: &HookEvent) -> Result<Vec<Hook>, RepoError> {
     let hooks = enabled_hooks(connection).await?;
-    let wanting: Vec<Hook> = hooks.into_iter().filter(|hook| hook.wants(&occurrence.event)).collect();
+    Ok(hooks.into_iter().filter(|hook| hook.wants(event)).collect())
+}
+
+/// One delivery of `occurrence` per hook of `wanting`, on `connection` (the caller's transaction).
+async fn insert_deliveries<C: ConnectionTrait>(
+    connection: &C,
+    wanting: &[Hook],
+    occurrence: &HookEventOccurrence,
+) -> Result<(), RepoError> {
     if wanting.is_empty() {
         return Ok(());
     }
@@ -128,6 +143,10 @@ pub(crate) async fn enqueue_in<C: ConnectionTrait>(
     let Some(event) = event_of(&entry.key) else {
         return Ok(());
     };
+    let wanting = hooks_wanting(connection, &event).await?;
+    if wanting.is_empty() {
+        return Ok(());
+    }
     let user_view = serde_json::to_value(UserView::new(user))
         .map_err(|error| RepoError::Unavailable(format!("cannot serialize a user: {:?} error", error.classify())))?;
     let data = if event == HookEvent::POST_SIGN_IN {
@@ -146,7 +165,7 @@ pub(crate) async fn enqueue_in<C: ConnectionTrait>(
         data,
         created_at: entry.created_at,
     };
-    enqueue_occurrence(connection, &occurrence).await
+    insert_deliveries(connection, &wanting, &occurrence).await
 }
 
 /// The hook event a role write's audit entry stands for, if any, enqueued with the role (as it was, for a
@@ -159,6 +178,10 @@ pub(crate) async fn enqueue_role_event<C: ConnectionTrait>(
     let Some(event) = event_of(&entry.key) else {
         return Ok(());
     };
+    let wanting = hooks_wanting(connection, &event).await?;
+    if wanting.is_empty() {
+        return Ok(());
+    }
     let data = serde_json::to_value(RoleView::new(role))
         .map_err(|error| RepoError::Unavailable(format!("cannot serialize a role: {:?} error", error.classify())))?;
     let occurrence = HookEventOccurrence {
@@ -168,7 +191,7 @@ pub(crate) async fn enqueue_role_event<C: ConnectionTrait>(
         data: EventData::Entity(data),
         created_at: entry.created_at,
     };
-    enqueue_occurrence(connection, &occurrence).await
+    insert_deliveries(connection, &wanting, &occurrence).await
 }
 
 /// Logto's `application` of an interaction event: `{id, type, name, description}`.
