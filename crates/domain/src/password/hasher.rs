@@ -182,9 +182,9 @@ mod hashing_threads {
     /// them up once as they start (`on_start`): the server lowers their scheduling priority, so that a flood of
     /// password sign-ins uses the CPU the other requests leave over instead of taking turns with them. The thread
     /// count bounds CPU and memory (19 MiB per argon2 at our parameters) as the semaphore does there; further
-    /// requests queue. Each thread keeps the argon2 memory of its verifications for the next one (19 MiB each once it
-    /// has verified), which spares the memory bandwidth that two threads' fresh allocations would compete for. The threads
-    /// stop once the last clone of the hasher is dropped and the queue is empty.
+    /// requests queue. Each thread keeps the argon2 memory of its verifications for the next one (19 MiB each once
+    /// it has verified), which spares the memory bandwidth that two threads' fresh allocations would compete for.
+    /// The threads stop once the last clone of the hasher is dropped and the queue is empty.
     #[derive(Clone)]
     pub struct HashingThreads {
         jobs: mpsc::Sender<Job>,
