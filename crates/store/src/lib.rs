@@ -230,6 +230,10 @@ fn configure_sqlite(options: &mut ConnectOptions, url: &str) {
     } else {
         options.max_connections(SQLITE_MAX_CONNECTIONS).min_connections(1);
     }
+    // The pool would ping each connection it hands out, a round trip to the connection's worker thread before every
+    // statement or transaction. An embedded file has no server or network that could drop a connection, and a
+    // broken one fails its statement anyway.
+    options.test_before_acquire(false);
     options.map_sqlx_sqlite_opts(move |sqlite| {
         let sqlite = sqlite
             .journal_mode(SqliteJournalMode::Wal)
