@@ -37,6 +37,7 @@ impl SessionRepository for SeaSessionRepository {
             Entity::insert(active_model(session)).exec_without_returning(&self.db).await.map_err(write_error)?;
             return Ok(());
         };
+        debug_assert_eq!(token.session_id, session.id, "the first refresh token belongs to the new session");
         let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
         Entity::insert(active_model(session)).exec_without_returning(&transaction).await.map_err(write_error)?;
         let row = refresh_tokens::ActiveModel {
