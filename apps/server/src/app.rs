@@ -545,6 +545,7 @@ fn sign_in_api(
         pending_mfa: Arc::new(state.store.pending_mfa()),
         sign_in_experience: Arc::new(state.store.sign_in_experience()),
         clock,
+        session_lifetimes: session_tokens.lifetimes().sessions,
     };
     SignInApi {
         // Email/phone codes: kept in the database, delivered by the configured connector.

@@ -18,7 +18,7 @@ use actix_web::http::header;
 use actix_web::web::{self, ServiceConfig};
 use actix_web::{HttpRequest, HttpResponse};
 use latchkey_auth::error_body::ErrorBody;
-use latchkey_auth::{IssuedTokens, NewSession, Principal, SessionTokens};
+use latchkey_auth::{IssuedTokens, Principal, SessionTokens};
 use latchkey_domain::audit::RequestOrigin;
 use latchkey_domain::password::PlainPassword;
 use latchkey_domain::ports::RepoError;
@@ -220,13 +220,13 @@ pub async fn sign_in(
         }
     };
     match outcome {
-        SignInOutcome::SignedIn(signed_in) => issue_tokens(&api, &request, *signed_in).await,
+        SignInOutcome::SignedIn(signed_in) => issue_tokens(&api, *signed_in),
         SignInOutcome::MfaRequired(challenge) => Err(ApiError::MfaRequired(challenge)),
     }
 }
 
-/// The client address (`latchkey_auth::client_ip`) and `User-Agent` of a request, for its audit entries and
-/// webhook events.
+/// The client address (`latchkey_auth::client_ip`) and `User-Agent` of a request, for its audit entries, webhook
+/// events and the session a sign-in starts.
 pub(crate) fn request_origin(request: &HttpRequest) -> RequestOrigin {
     RequestOrigin {
         ip: latchkey_auth::client_ip(request).map(|address| address.to_string()),
@@ -268,7 +268,7 @@ pub async fn verify_mfa(
         MfaKindBody::WebAuthn => MfaAnswer::WebAuthn,
     };
     let signed_in = api.service.verify_mfa(&body.mfa_token, &answer, &request_origin(&request)).await?;
-    issue_tokens(&api, &request, signed_in).await
+    issue_tokens(&api, signed_in)
 }
 
 /// `POST /api/sign-in/verification-code`: sends a sign-in code through the message connector, whether or not a
@@ -342,24 +342,9 @@ fn parse_identifier(body: &IdentifierBody) -> Result<SignInIdentifier, ApiError>
         .map_err(|_| ApiError::InvalidSignInRequest("the identifier is not a valid value of its type"))
 }
 
-async fn issue_tokens(api: &SignInApi, request: &HttpRequest, signed_in: SignedIn) -> Result<HttpResponse, ApiError> {
-    let user_agent = request.headers().get(header::USER_AGENT).and_then(|value| value.to_str().ok());
-    // The peer address, or the client a trusted proxy names: never a forwarded header the client wrote itself.
-    let ip = latchkey_auth::client_ip(request).map(|address| address.to_string());
-    let issued = api
-        .tokens
-        .start(NewSession {
-            user_id: signed_in.user.id,
-            client_id: signed_in.client_id,
-            audience: Audience::Account,
-            scopes: signed_in.scopes,
-            actor: None,
-            personal_access_token: None,
-            with_refresh_token: true,
-            user_agent: user_agent.map(str::to_owned),
-            ip,
-        })
-        .await?;
+fn issue_tokens(api: &SignInApi, signed_in: SignedIn) -> Result<HttpResponse, ApiError> {
+    // The sign-in service stored the session, with the request's origin, together with the sign-in record.
+    let issued = api.tokens.tokens_for(&signed_in.session, Audience::Account, Some(signed_in.refresh_token))?;
     Ok(token_response(issued))
 }
 

@@ -2,9 +2,12 @@
 //! access token names its session, so that ending the session ends the tokens. Sign-in sessions also get a rotating
 //! refresh token; presenting a rotated one again revokes the session, since someone else holds a copy.
 //!
-//! Lifetimes: access tokens live an hour (Logto's default). A session lives at most [`TokenLifetimes::session_secs`]
-//! from sign-in, however often it is refreshed; within that, each refresh token lives
-//! [`TokenLifetimes::refresh_token_secs`] from its issue, so an idle session ends after that long.
+//! Lifetimes: access tokens live an hour (Logto's default). A session lives at most
+//! [`SessionLifetimes::session_secs`] from sign-in, however often it is refreshed; within that, each refresh token
+//! lives [`SessionLifetimes::refresh_token_secs`] from its issue, so an idle session ends after that long.
+//!
+//! A password or code sign-in stores its session itself, with the sign-in record (the domain's sign-in service);
+//! [`SessionTokens::tokens_for`] then mints that session's access token. Token exchange starts its sessions here.
 
 use std::fmt;
 use std::sync::Arc;
@@ -12,7 +15,9 @@ use std::sync::Arc;
 use latchkey_domain::credentials_ports::TokenStateRepository;
 use latchkey_domain::ports::RepoError;
 use latchkey_domain::secrets::{OpaqueSecret, hash_secret};
-use latchkey_domain::session::{RefreshToken, RevokeReason, Rotation, Session, SessionRepository};
+use latchkey_domain::session::{
+    RefreshToken, RevokeReason, Rotation, Session, SessionLifetimes, SessionRepository, SessionStart,
+};
 use latchkey_domain::token::{AccessClaims, Audience, Subject};
 use latchkey_domain::{Clock, IdGenerator, Timestamp, UserId};
 use thiserror::Error;
@@ -24,14 +29,13 @@ use crate::token::{TokenError, mint};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TokenLifetimes {
     pub access_token_secs: i64,
-    pub refresh_token_secs: i64,
-    pub session_secs: i64,
+    pub sessions: SessionLifetimes,
 }
 
 impl Default for TokenLifetimes {
-    /// An hour for access tokens and 14 days for refresh tokens as in Logto; sessions end after 30 days at most.
+    /// An hour for access tokens as in Logto; the domain's defaults for sessions and refresh tokens.
     fn default() -> Self {
-        Self { access_token_secs: 3600, refresh_token_secs: 14 * 24 * 3600, session_secs: 30 * 24 * 3600 }
+        Self { access_token_secs: 3600, sessions: SessionLifetimes::default() }
     }
 }
 
@@ -47,7 +51,8 @@ pub struct NewSession {
     pub actor: Option<String>,
     /// The personal access token the session was exchanged from.
     pub personal_access_token: Option<String>,
-    /// Whether the session gets a refresh token (sign-in does; token exchange does not, as in Logto).
+    /// Whether the session gets a refresh token (a sign-in's does, but the sign-in service stores that session
+    /// itself; token exchange gets none, as in Logto).
     pub with_refresh_token: bool,
     pub user_agent: Option<String>,
     pub ip: Option<String>,
@@ -148,22 +153,27 @@ impl SessionTokens {
     /// caller has checked the user may sign in (exists, not suspended, credentials verified).
     pub async fn start(&self, new: NewSession) -> Result<IssuedTokens, IssueError> {
         let now = self.clock.now();
-        let session_expires_at = now.plus_secs(self.lifetimes.session_secs);
-        let session =
-            Session::new(self.ids.entity_id(), new.user_id.clone(), new.client_id.clone(), now, session_expires_at)
-                .with_origin(new.user_agent.as_deref(), new.ip.as_deref())
-                .with_scopes(new.scopes.clone());
-        let (refresh_token, first_refresh_token) = if new.with_refresh_token {
-            let expires_at = self.refresh_token_expiry(now, session_expires_at);
-            let (secret, stored) = RefreshToken::issue(session.id.clone(), now, expires_at);
-            (Some(secret), Some(stored))
+        let lifetimes = &self.lifetimes.sessions;
+        let session = Session::new(
+            self.ids.entity_id(),
+            new.user_id.clone(),
+            new.client_id.clone(),
+            now,
+            lifetimes.session_expiry(now),
+        )
+        .with_origin(new.user_agent.as_deref(), new.ip.as_deref())
+        .with_scopes(new.scopes.clone());
+        let (start, refresh_token) = if new.with_refresh_token {
+            let (start, secret) = SessionStart::with_refresh_token(session, lifetimes);
+            (start, Some(secret))
         } else {
-            (None, None)
+            (SessionStart::without_refresh_token(session), None)
         };
-        self.sessions.create(&session, first_refresh_token).await.map_err(|error| match error {
+        self.sessions.create(&start.session, start.first_refresh_token).await.map_err(|error| match error {
             RepoError::NotFound => IssueError::UnknownUser,
             other => IssueError::Store(other),
         })?;
+        let session = start.session;
         let mut claims = self.claims(&session.id, &new.user_id, &new.client_id, new.audience, &new.scopes, now);
         if let Some(actor) = new.actor {
             claims = claims.with_actor(actor);
@@ -201,8 +211,11 @@ impl SessionTokens {
             Some(requested) => requested.to_vec(),
             None => session.scopes.clone(),
         };
-        let (successor, stored) =
-            RefreshToken::issue(session.id.clone(), now, self.refresh_token_expiry(now, session.expires_at));
+        let (successor, stored) = RefreshToken::issue(
+            session.id.clone(),
+            now,
+            self.lifetimes.sessions.refresh_token_expiry(now, session.expires_at),
+        );
         match self.sessions.rotate_refresh_token(&old_hash, &stored.token_hash, stored.expires_at, now).await {
             Ok(Rotation::Rotated(_)) => {}
             Ok(Rotation::Reused { session_id }) => {
@@ -229,8 +242,17 @@ impl SessionTokens {
         self.issue(claims, Some(successor), now)
     }
 
-    fn refresh_token_expiry(&self, now: Timestamp, session_expires_at: Timestamp) -> Timestamp {
-        now.plus_secs(self.lifetimes.refresh_token_secs).min(session_expires_at)
+    /// The first access token of a session stored elsewhere (with a sign-in record), for the session's user,
+    /// client and scopes, handed out with the session's first `refresh_token`.
+    pub fn tokens_for(
+        &self,
+        session: &Session,
+        audience: Audience,
+        refresh_token: Option<OpaqueSecret>,
+    ) -> Result<IssuedTokens, IssueError> {
+        let now = self.clock.now();
+        let claims = self.claims(&session.id, &session.user_id, &session.client_id, audience, &session.scopes, now);
+        self.issue(claims, refresh_token, now)
     }
 
     fn claims(
@@ -331,7 +353,7 @@ mod tests {
             .withf(|session, refresh_token| {
                 refresh_token.as_ref().is_some_and(|token| {
                     token.session_id == session.id
-                        && token.expires_at == NOW.plus_secs(TokenLifetimes::default().refresh_token_secs)
+                        && token.expires_at == NOW.plus_secs(SessionLifetimes::default().refresh_token_secs)
                 })
             })
             .times(1)

@@ -8,7 +8,7 @@ use crate::audit::AuditEntry;
 use crate::clock::Timestamp;
 use crate::identifiers::{Email, Phone, Username};
 use crate::ids::UserId;
-use crate::session::RevokeReason;
+use crate::session::{RevokeReason, SessionStart};
 use crate::user::User;
 
 /// What a repository can report. Storage details (SQL errors, driver messages) never cross this boundary in
@@ -81,11 +81,14 @@ pub struct UserChange {
     pub entry: AuditEntry,
     /// Ends every live session of the user, and so every token derived from one, for this reason.
     pub end_sessions: Option<RevokeReason>,
+    /// Stores a new session of the user (a sign-in), so that the sign-in is recorded with its session or not at
+    /// all, and in one commit.
+    pub start_session: Option<SessionStart>,
 }
 
 impl UserChange {
     pub fn logged(entry: AuditEntry) -> Self {
-        Self { entry, end_sessions: None }
+        Self { entry, end_sessions: None, start_session: None }
     }
 
     #[must_use]

@@ -30,24 +30,35 @@ impl SeaSessionRepository {
     }
 }
 
+/// Inserts a new session and its first refresh token through `db`; the caller's transaction makes the two one
+/// write (a sign-in adds its user update to it).
+pub(crate) async fn insert_session_in(
+    db: &impl ConnectionTrait,
+    session: &Session,
+    first_refresh_token: Option<&RefreshToken>,
+) -> Result<(), RepoError> {
+    Entity::insert(active_model(session)).exec_without_returning(db).await.map_err(write_error)?;
+    let Some(token) = first_refresh_token else { return Ok(()) };
+    debug_assert_eq!(token.session_id, session.id, "the first refresh token belongs to the new session");
+    let row = refresh_tokens::ActiveModel {
+        token_hash: Set(token.token_hash.as_str().to_owned()),
+        session_id: Set(token.session_id.clone()),
+        created_at: Set(token.created_at.as_millis()),
+        expires_at: Set(token.expires_at.as_millis()),
+        used_at: Set(token.used_at.map(Timestamp::as_millis)),
+    };
+    refresh_tokens::Entity::insert(row).exec_without_returning(db).await.map_err(write_error)?;
+    Ok(())
+}
+
 #[async_trait]
 impl SessionRepository for SeaSessionRepository {
     async fn create(&self, session: &Session, first_refresh_token: Option<RefreshToken>) -> Result<(), RepoError> {
         let Some(token) = first_refresh_token else {
-            Entity::insert(active_model(session)).exec_without_returning(&self.db).await.map_err(write_error)?;
-            return Ok(());
+            return insert_session_in(&self.db, session, None).await;
         };
-        debug_assert_eq!(token.session_id, session.id, "the first refresh token belongs to the new session");
         let transaction = self.db.begin_with_options(write_transaction()).await.map_err(unavailable)?;
-        Entity::insert(active_model(session)).exec_without_returning(&transaction).await.map_err(write_error)?;
-        let row = refresh_tokens::ActiveModel {
-            token_hash: Set(token.token_hash.as_str().to_owned()),
-            session_id: Set(token.session_id),
-            created_at: Set(token.created_at.as_millis()),
-            expires_at: Set(token.expires_at.as_millis()),
-            used_at: Set(token.used_at.map(Timestamp::as_millis)),
-        };
-        refresh_tokens::Entity::insert(row).exec_without_returning(&transaction).await.map_err(write_error)?;
+        insert_session_in(&transaction, session, Some(&token)).await?;
         transaction.commit().await.map_err(unavailable)
     }
 

@@ -19,6 +19,7 @@ use crate::entity::users::{self, Column, Entity};
 use crate::hooks::enqueue_in;
 use crate::roles::{role_rows, users_roles};
 use crate::search;
+use crate::sessions::insert_session_in;
 
 pub(crate) mod user_tombstones {
     use sea_orm::entity::prelude::*;
@@ -137,6 +138,10 @@ impl UserRepository for SeaUserRepository {
                 .exec(&transaction)
                 .await
                 .map_err(unavailable)?;
+        }
+        if let Some(start) = &change.start_session {
+            debug_assert_eq!(start.session.user_id, user.id, "a user change starts only the user's own session");
+            insert_session_in(&transaction, &start.session, start.first_refresh_token.as_ref()).await?;
         }
         let mut stored = user.clone();
         stored.version = user.version.next();

@@ -8,6 +8,7 @@ store_suite!(
     a_change_and_its_audit_entry_are_stored_together,
     a_refused_change_leaves_no_audit_entry,
     a_change_that_ends_sessions_revokes_every_live_session_of_the_user_only,
+    a_sign_in_record_is_stored_with_its_new_session_and_refresh_token_or_neither,
     a_deleted_user_frees_its_identifiers_and_loses_its_sessions,
     a_restored_user_comes_back_with_its_identifiers_and_a_new_version,
     restoring_is_refused_when_another_user_took_an_identifier_and_the_tombstone_is_kept,
@@ -22,7 +23,7 @@ mod suite {
     use latchkey_domain::credentials_ports::TokenStateRepository;
     use latchkey_domain::identifiers::{Email, Username};
     use latchkey_domain::ports::{Conflict, Pagination, RepoError, UserChange, UserRepository};
-    use latchkey_domain::session::{RevokeReason, Session, SessionRepository};
+    use latchkey_domain::session::{RevokeReason, Session, SessionLifetimes, SessionRepository, SessionStart};
     use latchkey_domain::user::User;
     use latchkey_domain::{Timestamp, UserId};
     use latchkey_store::Store;
@@ -139,6 +140,48 @@ mod suite {
         assert_eq!(live_session(store, "s3").await, Some(true), "another user's session is untouched");
         let revoked = store.sessions().find(&format!("{:0>21}", "s1")).await.unwrap().unwrap();
         assert_eq!(revoked.revoke_reason, Some(RevokeReason::UserSuspended));
+    }
+
+    pub async fn a_sign_in_record_is_stored_with_its_new_session_and_refresh_token_or_neither(store: &Store) {
+        let ada = user(1, "ada");
+        insert(store, &ada).await;
+        let before = store.users().find_by_id(&ada.id).await.unwrap().unwrap();
+        let signing_in = |session_id: &str| {
+            let session =
+                Session::new(format!("{session_id:0>21}"), ada.id.clone(), "spa".into(), at(2_000), at(9_000))
+                    .with_scopes(["openid"])
+                    .with_origin(Some("curl/8"), Some("203.0.113.7"));
+            SessionStart::with_refresh_token(session, &SessionLifetimes::default())
+        };
+        let mut signed_in = before.clone();
+        signed_in.last_sign_in_at = Some(at(2_000));
+
+        let (start, refresh_token) = signing_in("s1");
+        let mut change = UserChange::logged(entry("e1", &ada.id, keys::USER_SIGNED_IN, "spa", 2_000));
+        change.start_session = Some(start.clone());
+        store.users().update(&signed_in, &change).await.unwrap();
+
+        let stored = store.sessions().find(&start.session.id).await.unwrap().expect("the session is stored");
+        assert_eq!(
+            (&stored.user_id, stored.client_id.as_str(), stored.scopes.as_slice()),
+            (&ada.id, "spa", &["openid".to_owned()][..])
+        );
+        assert_eq!((stored.ip.as_deref(), stored.user_agent.as_deref()), (Some("203.0.113.7"), Some("curl/8")));
+        assert_eq!(stored.expires_at, at(9_000));
+        assert_eq!(live_session(store, "s1").await, Some(true));
+        let token = store.sessions().find_refresh_token(&refresh_token.hash()).await.unwrap();
+        let token = token.expect("the first refresh token is stored with the session");
+        assert_eq!((token.session_id.as_str(), token.expires_at), (start.session.id.as_str(), at(9_000)));
+        assert!(store.audit_log().find(&change.entry.id).await.unwrap().is_some());
+
+        // The same sign-in written over a stale version: the user change is refused and no session is left behind.
+        let (start, refresh_token) = signing_in("s2");
+        let mut change = UserChange::logged(entry("e2", &ada.id, keys::USER_SIGNED_IN, "spa", 2_000));
+        change.start_session = Some(start.clone());
+        assert_eq!(store.users().update(&signed_in, &change).await, Err(RepoError::Conflict(Conflict::Version)));
+        assert_eq!(store.sessions().find(&start.session.id).await.unwrap(), None);
+        assert_eq!(store.sessions().find_refresh_token(&refresh_token.hash()).await.unwrap(), None);
+        assert_eq!(store.audit_log().find(&change.entry.id).await.unwrap(), None);
     }
 
     pub async fn a_deleted_user_frees_its_identifiers_and_loses_its_sessions(store: &Store) {

@@ -18,7 +18,7 @@ use crate::password::{
 };
 use crate::ports::{Conflict, RepoError, UserChange, UserRepository};
 use crate::secret_box::{SecretBox, SecretBoxError};
-use crate::session::RevokeReason;
+use crate::session::{RevokeReason, SessionStart};
 use crate::user::{CustomData, Profile, User, Version};
 use serde_json::{Map, Value};
 
@@ -197,6 +197,11 @@ pub struct AccountService {
 impl AccountService {
     pub fn new(ports: Ports) -> Self {
         Self { ports }
+    }
+
+    /// The id source of the accounts' entities, for the sign-in service's new sessions.
+    pub(crate) fn ids(&self) -> &dyn IdGenerator {
+        self.ports.ids.as_ref()
     }
 
     /// Creates a user. Identifiers must be free; an imported hash must be well-formed and within our cost bounds.
@@ -425,10 +430,16 @@ impl AccountService {
         Ok(Some(codes.into_iter().map(|(code, used_at)| mfa::view::BackupCodeView::new(code, used_at)).collect()))
     }
 
-    /// Records a completed sign-in (`lastSignInAt`).
-    pub async fn record_sign_in(&self, user: User, context: &AuditContext) -> Result<User, AccountError> {
+    /// Records a completed sign-in (`lastSignInAt`) and stores its new session with it, in one write.
+    pub async fn record_sign_in(
+        &self,
+        user: User,
+        session: SessionStart,
+        context: &AuditContext,
+    ) -> Result<User, AccountError> {
         let now = self.ports.clock.now();
-        self.update_with_retry(user, UserWrite::new(context).logged(keys::USER_SIGNED_IN), |user| {
+        let write = UserWrite::new(context).starting_session(session).logged(keys::USER_SIGNED_IN);
+        self.update_with_retry(user, write, |user| {
             user.last_sign_in_at = Some(now);
             Ok(())
         })
@@ -662,7 +673,11 @@ impl AccountService {
             change(&mut changed)?;
             changed.updated_at = self.ports.clock.now();
             let entry = self.entry(&user.id, write.key, write.write.context, write.write.details.clone());
-            let change = UserChange { entry, end_sessions: write.write.end_sessions };
+            let change = UserChange {
+                entry,
+                end_sessions: write.write.end_sessions,
+                start_session: write.write.start_session.clone(),
+            };
             match self.ports.users.update(&changed, &change).await {
                 Ok(saved) => return Ok(saved),
                 Err(RepoError::Conflict(Conflict::Version)) => user = self.load(&user.id).await?,
@@ -700,11 +715,12 @@ pub struct UserWrite<'a> {
     details: Map<String, Value>,
     expected: Option<Version>,
     end_sessions: Option<RevokeReason>,
+    start_session: Option<SessionStart>,
 }
 
 impl<'a> UserWrite<'a> {
     pub fn new(context: &'a AuditContext) -> Self {
-        Self { context, details: Map::new(), expected: None, end_sessions: None }
+        Self { context, details: Map::new(), expected: None, end_sessions: None, start_session: None }
     }
 
     /// Refuse the write unless the user is still at `version` (`None` accepts any version).
@@ -723,6 +739,12 @@ impl<'a> UserWrite<'a> {
     #[must_use]
     pub(crate) fn ending_sessions(mut self, reason: RevokeReason) -> Self {
         self.end_sessions = Some(reason);
+        self
+    }
+
+    #[must_use]
+    pub(crate) fn starting_session(mut self, session: SessionStart) -> Self {
+        self.start_session = Some(session);
         self
     }
 

@@ -28,6 +28,7 @@ use crate::password::PlainPassword;
 use crate::ports::{RepoError, UserRepository};
 use crate::secrets::{OpaqueSecret, SecretHash, hash_secret};
 use crate::service::{AccountError, AccountService};
+use crate::session::{Session, SessionLifetimes, SessionStart};
 use crate::sign_in::{
     IdentifierKind, LockoutSubject, MfaSettings, PENDING_MFA_MAX_ATTEMPTS, PendingMfa, PendingMfaRepository, Sentinel,
     SentinelPolicy, SentinelRepository, SignInIdentifier,
@@ -55,6 +56,8 @@ pub struct SignInPorts {
     /// Which MFA factors count and the MFA policy, read at each sign-in so that a change applies at once.
     pub sign_in_experience: Arc<dyn SignInExperienceRepository>,
     pub clock: Arc<dyn Clock>,
+    /// How long the session a sign-in starts, and its refresh tokens, live.
+    pub session_lifetimes: SessionLifetimes,
 }
 
 impl std::fmt::Debug for SignInPorts {
@@ -206,12 +209,15 @@ pub struct CodeSent {
     pub expires_at: Timestamp,
 }
 
-/// A user who may now get a session and tokens.
+/// A signed-in user and the session the sign-in started, stored with the sign-in record; the caller mints the
+/// session's access token.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     pub user: User,
-    pub client_id: String,
-    pub scopes: Vec<String>,
+    /// Through the signing-in client, with the scopes it asked for.
+    pub session: Session,
+    /// The session's first refresh token, in clear: for the client, once.
+    pub refresh_token: OpaqueSecret,
 }
 
 /// The second step the user must pass: the token names the challenge, the factors are the user's usable ones in
@@ -416,7 +422,8 @@ impl SignInService {
         self.signed_in(user, pending.client_id, pending.scopes, origin).await
     }
 
-    /// The end of a successful sign-in: `lastSignInAt` is recorded before tokens are handed out.
+    /// The end of a successful sign-in: `lastSignInAt` is recorded and the new session stored in one
+    /// transaction, before tokens are handed out.
     async fn signed_in(
         &self,
         user: User,
@@ -425,12 +432,25 @@ impl SignInService {
         origin: &RequestOrigin,
     ) -> Result<SignedIn, SignInError> {
         let context = signing_in(&user.id, &client_id, origin);
-        let user = match self.ports.accounts.record_sign_in(user, &context).await {
+        let now = self.ports.clock.now();
+        let lifetimes = &self.ports.session_lifetimes;
+        let session = Session::new(
+            self.ports.accounts.ids().entity_id(),
+            user.id.clone(),
+            client_id,
+            now,
+            lifetimes.session_expiry(now),
+        )
+        .with_origin(origin.user_agent.as_deref(), origin.ip.as_deref())
+        .with_scopes(scopes);
+        let (start, refresh_token) = SessionStart::with_refresh_token(session, lifetimes);
+        let session = start.session.clone();
+        let user = match self.ports.accounts.record_sign_in(user, start, &context).await {
             Ok(user) => user,
             Err(AccountError::UserNotFound) => return Err(SignInError::InvalidCredentials),
             Err(other) => return Err(SignInError::Storage(other.to_string())),
         };
-        Ok(SignedIn { user, client_id, scopes })
+        Ok(SignedIn { user, session, refresh_token })
     }
 
     /// The factors the user must verify one of before getting tokens; empty when no second step is needed. Only
@@ -487,13 +507,14 @@ mod tests {
 
     use super::*;
     use crate::application::{Application, MockApplicationRepository};
+    use crate::audit::keys;
     use crate::clock::FixedClock;
     use crate::identifiers::Username;
     use crate::ids::{RandomIds, UserId};
     use crate::mfa::{self, MfaFactor, MfaFactorKind, TotpFactor};
     use crate::password::hasher::MockPasswordHasher;
     use crate::password::{PasswordAlgorithm, PasswordCheck, StoredPassword};
-    use crate::ports::MockUserRepository;
+    use crate::ports::{MockUserRepository, UserChange};
     use crate::secret_box::{AesGcmSecretBox, SecretBox};
     use crate::service::Ports;
     use crate::service::test_support::repository_holding;
@@ -629,6 +650,7 @@ mod tests {
                     pending_mfa: Arc::new(self.pending),
                     sign_in_experience: Arc::new(sign_in_experience),
                     clock: Arc::new(FixedClock(NOW)),
+                    session_lifetimes: SessionLifetimes::default(),
                 },
                 SentinelPolicy::default(),
             )
@@ -676,7 +698,43 @@ mod tests {
         let Ok(SignInOutcome::SignedIn(signed_in)) = outcome else { panic!("signed in: {outcome:?}") };
         assert_eq!(signed_in.user.id, user_id());
         assert_eq!(signed_in.user.last_sign_in_at, Some(NOW), "the sign-in is recorded");
-        assert_eq!((signed_in.client_id.as_str(), signed_in.scopes), (CLIENT, vec!["openid".to_owned()]));
+        assert_eq!(signed_in.session.client_id, CLIENT);
+        assert_eq!(signed_in.session.scopes, ["openid"]);
+    }
+
+    #[tokio::test]
+    async fn the_sign_in_record_is_written_with_the_new_session_and_its_first_refresh_token() {
+        let changes: Arc<Mutex<Vec<UserChange>>> = Arc::default();
+        let mut parts = Parts::new(user_with_password());
+        let mut users = MockUserRepository::new();
+        users.expect_find_by_username().returning(|_| Ok(Some(user_with_password())));
+        let written = Arc::clone(&changes);
+        users.expect_update().returning(move |changed, change| {
+            written.lock().unwrap().push(change.clone());
+            Ok(User { version: changed.version.next(), ..changed.clone() })
+        });
+        parts.users = users;
+        let origin = RequestOrigin { ip: Some("203.0.113.9".to_owned()), user_agent: Some("Probe/1.0".to_owned()) };
+
+        let outcome = parts.service().sign_in_with_password(PasswordSignIn { origin, ..request("ada", "right") }).await;
+
+        let Ok(SignInOutcome::SignedIn(signed_in)) = outcome else { panic!("signed in: {outcome:?}") };
+        let changes = changes.lock().unwrap();
+        let [change] = changes.as_slice() else { panic!("one write for the sign-in: {changes:?}") };
+        assert_eq!(change.entry.key, keys::USER_SIGNED_IN);
+        let start = change.start_session.as_ref().expect("the session is written with the sign-in record");
+        let session = &start.session;
+        assert_eq!(session, &signed_in.session, "the caller mints tokens for the stored session");
+        assert_eq!((&session.user_id, session.client_id.as_str()), (&user_id(), CLIENT));
+        assert_eq!(session.scopes, ["openid"]);
+        assert_eq!((session.ip.as_deref(), session.user_agent.as_deref()), (Some("203.0.113.9"), Some("Probe/1.0")));
+        let lifetimes = SessionLifetimes::default();
+        assert_eq!((session.created_at, session.expires_at), (NOW, NOW.plus_secs(lifetimes.session_secs)));
+        let token = start.first_refresh_token.as_ref().expect("a sign-in session gets a refresh token");
+        assert_eq!(token.token_hash, signed_in.refresh_token.hash(), "the stored token is the one handed out");
+        assert_eq!(token.session_id, session.id);
+        assert_eq!(token.expires_at, NOW.plus_secs(lifetimes.refresh_token_secs));
+        assert_eq!(token.used_at, None);
     }
 
     #[tokio::test]
@@ -814,7 +872,7 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(signed_in.user.id, user_id());
-        assert_eq!(signed_in.client_id, CLIENT);
+        assert_eq!(signed_in.session.client_id, CLIENT);
 
         let again =
             service.verify_mfa(challenge.token.expose(), &MfaAnswer::Totp(code), &RequestOrigin::default()).await;

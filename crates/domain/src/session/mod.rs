@@ -147,6 +147,57 @@ impl RefreshToken {
     }
 }
 
+/// How long sessions and their refresh tokens live, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLifetimes {
+    /// From each refresh token's issue: an idle session ends after this long.
+    pub refresh_token_secs: i64,
+    /// From sign-in, however often the session is refreshed.
+    pub session_secs: i64,
+}
+
+impl Default for SessionLifetimes {
+    /// 14 days for refresh tokens as in Logto; sessions end after 30 days at most.
+    fn default() -> Self {
+        Self { refresh_token_secs: 14 * 24 * 3600, session_secs: 30 * 24 * 3600 }
+    }
+}
+
+impl SessionLifetimes {
+    /// When a session started at `now` ends at the latest.
+    pub fn session_expiry(&self, now: Timestamp) -> Timestamp {
+        now.plus_secs(self.session_secs)
+    }
+
+    /// When a refresh token issued at `now` stops working: after its own lifetime, or with its session.
+    pub fn refresh_token_expiry(&self, now: Timestamp, session_expires_at: Timestamp) -> Timestamp {
+        now.plus_secs(self.refresh_token_secs).min(session_expires_at)
+    }
+}
+
+/// A session to store, with its first refresh token when it gets one. A sign-in stores it in the same
+/// transaction as the user's sign-in record ([`crate::ports::UserChange::start_session`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionStart {
+    pub session: Session,
+    pub first_refresh_token: Option<RefreshToken>,
+}
+
+impl SessionStart {
+    pub fn without_refresh_token(session: Session) -> Self {
+        Self { session, first_refresh_token: None }
+    }
+
+    /// `session` with its first refresh token, issued when the session starts; the token in clear is for the
+    /// client, once.
+    pub fn with_refresh_token(session: Session, lifetimes: &SessionLifetimes) -> (Self, OpaqueSecret) {
+        let now = session.created_at;
+        let expires_at = lifetimes.refresh_token_expiry(now, session.expires_at);
+        let (secret, token) = RefreshToken::issue(session.id.clone(), now, expires_at);
+        (Self { session, first_refresh_token: Some(token) }, secret)
+    }
+}
+
 /// What [`SessionRepository::rotate_refresh_token`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Rotation {
