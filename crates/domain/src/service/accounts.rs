@@ -430,7 +430,9 @@ impl AccountService {
         Ok(Some(codes.into_iter().map(|(code, used_at)| mfa::view::BackupCodeView::new(code, used_at)).collect()))
     }
 
-    /// Records a completed sign-in (`lastSignInAt`) and stores its new session with it, in one write.
+    /// Records a completed sign-in (`lastSignInAt`) and stores its new session with it, in one write. A user
+    /// suspended while the sign-in checked the password (seen when the write meets the newer version) gets no
+    /// session: `Suspended`.
     pub async fn record_sign_in(
         &self,
         user: User,
@@ -440,6 +442,9 @@ impl AccountService {
         let now = self.ports.clock.now();
         let write = UserWrite::new(context).starting_session(session).logged(keys::USER_SIGNED_IN);
         self.update_with_retry(user, write, |user| {
+            if user.is_suspended {
+                return Err(AccountError::Suspended);
+            }
             user.last_sign_in_at = Some(now);
             Ok(())
         })

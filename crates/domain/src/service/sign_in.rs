@@ -448,6 +448,7 @@ impl SignInService {
         let user = match self.ports.accounts.record_sign_in(user, start, &context).await {
             Ok(user) => user,
             Err(AccountError::UserNotFound) => return Err(SignInError::InvalidCredentials),
+            Err(AccountError::Suspended) => return Err(SignInError::Suspended),
             Err(other) => return Err(SignInError::Storage(other.to_string())),
         };
         Ok(SignedIn { user, session, refresh_token })
@@ -514,7 +515,7 @@ mod tests {
     use crate::mfa::{self, MfaFactor, MfaFactorKind, TotpFactor};
     use crate::password::hasher::MockPasswordHasher;
     use crate::password::{PasswordAlgorithm, PasswordCheck, StoredPassword};
-    use crate::ports::{MockUserRepository, UserChange};
+    use crate::ports::{Conflict, MockUserRepository, UserChange};
     use crate::secret_box::{AesGcmSecretBox, SecretBox};
     use crate::service::Ports;
     use crate::service::test_support::repository_holding;
@@ -735,6 +736,26 @@ mod tests {
         assert_eq!(token.session_id, session.id);
         assert_eq!(token.expires_at, NOW.plus_secs(lifetimes.refresh_token_secs));
         assert_eq!(token.used_at, None);
+    }
+
+    #[tokio::test]
+    async fn a_user_suspended_while_the_password_was_checked_gets_no_session() {
+        let mut parts = Parts::new(user_with_password());
+        let mut users = MockUserRepository::new();
+        users.expect_find_by_username().returning(|_| Ok(Some(user_with_password())));
+        // The suspension lands between the read and the sign-in's write: the write meets the newer version.
+        users.expect_update().times(1).returning(|_, _| Err(RepoError::Conflict(Conflict::Version)));
+        users.expect_find_by_id().returning(|_| {
+            let mut suspended = user_with_password();
+            suspended.is_suspended = true;
+            suspended.version = suspended.version.next();
+            Ok(Some(suspended))
+        });
+        parts.users = users;
+
+        let outcome = parts.service().sign_in_with_password(request("ada", "right")).await;
+
+        assert!(matches!(outcome, Err(SignInError::Suspended)), "{outcome:?}");
     }
 
     #[tokio::test]
