@@ -14,46 +14,34 @@ use latchkey_domain::password::{
 
 const PASSWORD: &str = "correct horse battery staple";
 
-/// Times `iterations` rounds of two verifications started together; one round is one criterion iteration.
-fn pairs_of_verifications(
-    runtime: &tokio::runtime::Runtime,
-    hasher: &dyn PasswordHasher,
-    (password, stored): &(PlainPassword, StoredPassword),
-    iterations: u64,
-) -> Duration {
+/// Times `iterations` rounds of `round` on `runtime`; one round is one criterion iteration.
+fn time_rounds<F, R>(runtime: &tokio::runtime::Runtime, iterations: u64, mut round: F) -> Duration
+where
+    F: FnMut() -> R,
+    R: Future<Output = ()>,
+{
     runtime.block_on(async {
         // A benchmark measures wall time; the Clock port is for the domain's own logic.
         #[allow(clippy::disallowed_methods)]
         let start = Instant::now();
         for _ in 0..iterations {
-            let (first, second) = tokio::join!(hasher.verify(password, stored), hasher.verify(password, stored));
-            // A wrong answer would make the figures meaningless.
-            assert_eq!(
-                (first, second),
-                (Ok(PasswordCheck::Match { needs_rehash: false }), Ok(PasswordCheck::Match { needs_rehash: false }))
-            );
+            round().await;
         }
         start.elapsed()
     })
 }
 
-/// Times `iterations` verifications, one after the other.
-fn single_verifications(
-    runtime: &tokio::runtime::Runtime,
-    hasher: &dyn PasswordHasher,
-    (password, stored): &(PlainPassword, StoredPassword),
-    iterations: u64,
-) -> Duration {
-    runtime.block_on(async {
-        // Wall time, as above.
-        #[allow(clippy::disallowed_methods)]
-        let start = Instant::now();
-        for _ in 0..iterations {
-            let check = hasher.verify(password, stored).await;
-            assert_eq!(check, Ok(PasswordCheck::Match { needs_rehash: false }));
-        }
-        start.elapsed()
-    })
+const MATCH: PasswordCheck = PasswordCheck::Match { needs_rehash: false };
+
+/// Two verifications started together.
+async fn pair_of_verifications(hasher: &dyn PasswordHasher, (password, stored): &(PlainPassword, StoredPassword)) {
+    let (first, second) = tokio::join!(hasher.verify(password, stored), hasher.verify(password, stored));
+    // A wrong answer would make the figures meaningless.
+    assert_eq!((first, second), (Ok(MATCH), Ok(MATCH)));
+}
+
+async fn one_verification(hasher: &dyn PasswordHasher, (password, stored): &(PlainPassword, StoredPassword)) {
+    assert_eq!(hasher.verify(password, stored).await, Ok(MATCH));
 }
 
 fn two_at_once(c: &mut Criterion) {
@@ -67,17 +55,23 @@ fn two_at_once(c: &mut Criterion) {
     let mut group = c.benchmark_group("two argon2id verifications at once");
     group.sample_size(20).measurement_time(Duration::from_secs(10));
     group.bench_function("BlockingPoolHasher (memory allocated each time)", |b| {
-        b.iter_custom(|iterations| pairs_of_verifications(&runtime, &blocking_pool, &credentials, iterations))
+        b.iter_custom(|iterations| {
+            time_rounds(&runtime, iterations, || pair_of_verifications(&blocking_pool, &credentials))
+        })
     });
     group.bench_function("HashingThreads (memory kept by each thread)", |b| {
-        b.iter_custom(|iterations| pairs_of_verifications(&runtime, &hashing_threads, &credentials, iterations))
+        b.iter_custom(|iterations| {
+            time_rounds(&runtime, iterations, || pair_of_verifications(&hashing_threads, &credentials))
+        })
     });
     group.finish();
 
     let mut group = c.benchmark_group("one argon2id verification alone");
     group.sample_size(20).measurement_time(Duration::from_secs(10));
     group.bench_function("HashingThreads (memory kept by each thread)", |b| {
-        b.iter_custom(|iterations| single_verifications(&runtime, &hashing_threads, &credentials, iterations))
+        b.iter_custom(|iterations| {
+            time_rounds(&runtime, iterations, || one_verification(&hashing_threads, &credentials))
+        })
     });
     group.finish();
 }
