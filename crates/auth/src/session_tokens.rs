@@ -154,15 +154,10 @@ impl SessionTokens {
     pub async fn start(&self, new: NewSession) -> Result<IssuedTokens, IssueError> {
         let now = self.clock.now();
         let lifetimes = &self.lifetimes.sessions;
-        let session = Session::new(
-            self.ids.entity_id(),
-            new.user_id.clone(),
-            new.client_id.clone(),
-            now,
-            lifetimes.session_expiry(now),
-        )
-        .with_origin(new.user_agent.as_deref(), new.ip.as_deref())
-        .with_scopes(new.scopes.clone());
+        let session = lifetimes
+            .new_session(self.ids.entity_id(), new.user_id.clone(), new.client_id.clone(), now)
+            .with_origin(new.user_agent.as_deref(), new.ip.as_deref())
+            .with_scopes(new.scopes.clone());
         let (start, refresh_token) = if new.with_refresh_token {
             let (start, secret) = SessionStart::with_refresh_token(session, lifetimes);
             (start, Some(secret))

@@ -434,15 +434,10 @@ impl SignInService {
         let context = signing_in(&user.id, &client_id, origin);
         let now = self.ports.clock.now();
         let lifetimes = &self.ports.session_lifetimes;
-        let session = Session::new(
-            self.ports.accounts.ids().entity_id(),
-            user.id.clone(),
-            client_id,
-            now,
-            lifetimes.session_expiry(now),
-        )
-        .with_origin(origin.user_agent.as_deref(), origin.ip.as_deref())
-        .with_scopes(scopes);
+        let session = lifetimes
+            .new_session(self.ports.accounts.ids().entity_id(), user.id.clone(), client_id, now)
+            .with_origin(origin.user_agent.as_deref(), origin.ip.as_deref())
+            .with_scopes(scopes);
         let (start, refresh_token) = SessionStart::with_refresh_token(session, lifetimes);
         let session = start.session.clone();
         let user = match self.ports.accounts.record_sign_in(user, start, &context).await {

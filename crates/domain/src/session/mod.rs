@@ -164,9 +164,10 @@ impl Default for SessionLifetimes {
 }
 
 impl SessionLifetimes {
-    /// When a session started at `now` ends at the latest.
-    pub fn session_expiry(&self, now: Timestamp) -> Timestamp {
-        now.plus_secs(self.session_secs)
+    /// A new session of `user_id` through `client_id`, started at `now` and ending `session_secs` later at the
+    /// latest.
+    pub fn new_session(&self, id: String, user_id: UserId, client_id: String, now: Timestamp) -> Session {
+        Session::new(id, user_id, client_id, now, now.plus_secs(self.session_secs))
     }
 
     /// When a refresh token issued at `now` stops working: after its own lifetime, or with its session.
