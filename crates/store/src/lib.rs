@@ -26,6 +26,7 @@ mod db_errors;
 mod entity;
 mod hooks;
 mod personal_access_tokens;
+mod probe;
 mod roles;
 mod search;
 mod sessions;
@@ -42,7 +43,7 @@ use std::time::Duration;
 
 use latchkey_domain::ports::RepoError;
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection};
 use thiserror::Error;
 
 pub use account_center::SeaAccountCenterRepository;
@@ -50,6 +51,8 @@ pub use applications::SeaApplicationRepository;
 pub use audit_log::SeaAuditLogRepository;
 pub use hooks::{SeaDeliveryOutbox, SeaHookRepository};
 pub use personal_access_tokens::SeaPersonalAccessTokenRepository;
+use probe::ProbeTarget;
+pub use probe::{DatabaseProbe, Reachability};
 pub use roles::SeaRoleRepository;
 pub use sessions::SeaSessionRepository;
 pub use settings_row::SETTINGS_TTL;
@@ -75,6 +78,9 @@ const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug, Clone)]
 pub struct Store {
     connection: DatabaseConnection,
+    /// Where [`Store::database_probe`] connects: the pool's PostgreSQL server; `None` for SQLite and for a
+    /// connection opened elsewhere.
+    probe_target: Option<ProbeTarget>,
     account_center: SeaAccountCenterRepository,
     sign_in_experience: SeaSignInExperienceRepository,
 }
@@ -109,12 +115,21 @@ impl Store {
             reason: redacted.scrub(&error.to_string()),
             url: redacted.url.clone(),
         })?;
-        Ok(Self::from_connection(connection))
+        let mut store = Self::from_connection(connection);
+        if store.connection.get_database_backend() == DatabaseBackend::Postgres {
+            let target = ProbeTarget::parse(url).map_err(|error| StoreError::Connect {
+                reason: redacted.scrub(&error.to_string()),
+                url: redacted.url.clone(),
+            })?;
+            store.probe_target = Some(target);
+        }
+        Ok(store)
     }
 
     /// Wraps a connection opened elsewhere (an embedding program with its own pool settings).
     pub fn from_connection(connection: DatabaseConnection) -> Store {
         Store {
+            probe_target: None,
             account_center: SeaAccountCenterRepository::new(connection.clone()),
             sign_in_experience: SeaSignInExperienceRepository::new(connection.clone()),
             connection,
@@ -134,6 +149,13 @@ impl Store {
     /// as the pool's acquire timeout; a caller that must answer sooner bounds it with its own timeout.
     pub async fn ping(&self) -> Result<(), RepoError> {
         self.connection.execute_unprepared("SELECT 1").await.map(|_| ()).map_err(db_errors::unavailable)
+    }
+
+    /// A reachability check on a connection of its own, for a server that refuses requests at once while the
+    /// database cannot be reached (the pool would make each wait its acquire timeout). `None` for SQLite, whose
+    /// embedded file has no server to lose, and for a store made with [`Store::from_connection`].
+    pub fn database_probe(&self) -> Option<DatabaseProbe> {
+        self.probe_target.as_ref().map(DatabaseProbe::new)
     }
 
     /// The underlying pool, for running migrations (`Migrator::up(store.connection(), None)`).

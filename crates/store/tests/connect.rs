@@ -1,7 +1,16 @@
-//! Connecting: what `Store::connect` sets up on SQLite, and what it refuses.
+//! Connecting: what `Store::connect` sets up on SQLite, and what it refuses; the reachability probe against a real
+//! PostgreSQL server (the refused and silent cases are unit tests in `src/probe.rs`).
 
-use latchkey_store::{Store, StoreError};
+#[expect(unused_macros, reason = "no suite here: only the test databases")]
+mod support;
+
+use std::time::Duration;
+
+use latchkey_store::{Reachability, Store, StoreError};
 use sea_orm::{ConnectionTrait, Statement};
+use support::TestDatabase;
+
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 async fn pragma(store: &Store, name: &str) -> String {
     let connection = store.connection();
@@ -47,4 +56,24 @@ async fn an_explicit_read_only_mode_is_not_overridden() {
     let outcome = Store::connect(&format!("sqlite://{}?mode=ro", path.display())).await;
     assert!(matches!(outcome, Err(StoreError::Connect { .. })), "{outcome:?}");
     assert!(!path.exists());
+}
+
+#[tokio::test]
+async fn sqlite_has_no_probe() {
+    let database = TestDatabase::sqlite().await;
+    assert!(database.store.database_probe().is_none());
+    database.finish().await;
+}
+
+#[tokio::test]
+async fn the_probe_reaches_postgres_and_keeps_calling_it_reachable_while_the_server_answers() {
+    let Some(database) = TestDatabase::postgres().await else { return };
+    let mut probe = database.store.database_probe().expect("PostgreSQL has a probe");
+    assert_eq!(probe.check(PROBE_TIMEOUT).await, Reachability::Reachable);
+    assert_eq!(probe.check(PROBE_TIMEOUT).await, Reachability::Reachable, "again, on the kept connection");
+
+    // Dropping the database ends the probe's connection (WITH FORCE). The server still answers, with an error of
+    // its own ("database does not exist"), which the pool's statements also get at once: nothing to wait out.
+    database.finish().await;
+    assert_eq!(probe.check(PROBE_TIMEOUT).await, Reachability::Reachable);
 }
