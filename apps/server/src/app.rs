@@ -51,6 +51,7 @@ use crate::account_page::{self, AccountPageAppError};
 use crate::bootstrap::{self, BootstrapError, Credentials};
 use crate::connectors::{self, ConnectorSetupError};
 use crate::data_dir::{DataDir, DataDirError, SigningKeys};
+use crate::database_watch::{self, DatabaseWatch};
 use crate::hooks::dispatcher::{Dispatcher, DispatcherSettings};
 use crate::hooks::sender::ReqwestWebhookSender;
 use crate::metrics::{Metrics, ObservedRevocationCheck, ObservedSentinel};
@@ -183,6 +184,10 @@ impl Application {
             clock: Arc::new(SystemClock),
         });
         spawn_tombstone_purge(state.store.clone());
+        let database_watch = state
+            .store
+            .database_probe()
+            .map(|probe| web::Data::new(DatabaseWatch::spawn(probe, state.metrics.clone())));
         let hook_service = hook_service(&state, settings)?;
         if settings.hook_dispatch {
             Dispatcher::new(hook_service.clone(), dispatcher_settings(settings)).spawn();
@@ -199,8 +204,10 @@ impl Application {
         let account_api_cors_origins = settings.account_api_cors_allowed_origins.clone();
         let server = HttpServer::new(move || {
             App::new()
-                // Innermost first: CORS headers go on every answer, error answers then get a JSON body if they
-                // lack one (a refused preflight included), and the log sees the final status.
+                // Innermost first: requests that need an unreachable database are refused, CORS headers go on
+                // every answer (that refusal included; a preflight is answered before it), error answers then get a
+                // JSON body if they lack one (a refused preflight included), and the log sees the final status.
+                .wrap(from_fn(database_watch::refuse_while_unreachable))
                 .wrap(cors::middleware(&cors_origins, &account_api_cors_origins))
                 .wrap(fallback::json_error_bodies())
                 // Outside the error bodies, so that the final status is counted; inside the log, which sets the
@@ -226,6 +233,11 @@ impl Application {
                 .app_data(account_center_settings.clone())
                 .app_data(sign_in_experience.clone())
                 .app_data(hooks.clone())
+                .configure(|config| {
+                    if let Some(watch) = &database_watch {
+                        config.app_data(watch.clone());
+                    }
+                })
                 .configure(|config| routes(config, account_page_config.as_ref()))
                 .configure(|config| {
                     if let Some(metrics_data) = &metrics_data {

@@ -13,6 +13,7 @@ pub mod bootstrap;
 pub mod connectors;
 pub mod cors;
 pub mod data_dir;
+pub mod database_watch;
 pub mod fallback;
 pub mod hooks;
 pub mod metrics;

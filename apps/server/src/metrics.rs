@@ -13,7 +13,7 @@
 //!   which sees every token that passed the signature and checks; refusals come from the `AuthError` a response
 //!   carries;
 //! - lockouts: the sentinel's port is wrapped ([`ObservedSentinel`]), which sees the failure that starts a block;
-//! - the database pool is sampled when scraped.
+//! - the database pool is sampled when scraped; the database watch reports whether PostgreSQL can be reached.
 
 use std::sync::Arc;
 
@@ -60,6 +60,7 @@ pub struct Metrics {
     token_verifications: IntCounterVec,
     pool_connections: IntGaugeVec,
     pool_max_connections: IntGauge,
+    database_reachable: IntGauge,
     store: Store,
 }
 
@@ -107,6 +108,11 @@ impl Metrics {
         )?;
         let pool_max_connections =
             IntGauge::new("latchkey_db_pool_max_connections", "The most connections the database pool opens.")?;
+        let database_reachable = IntGauge::new(
+            "latchkey_database_reachable",
+            "1 while the database answers the server's watch, 0 while it cannot be reached (always 1 on SQLite).",
+        )?;
+        database_reachable.set(1);
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_request_duration.clone()))?;
         registry.register(Box::new(http_requests_in_flight.clone()))?;
@@ -115,6 +121,7 @@ impl Metrics {
         registry.register(Box::new(token_verifications.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
         registry.register(Box::new(pool_max_connections.clone()))?;
+        registry.register(Box::new(database_reachable.clone()))?;
         Ok(Self {
             registry,
             http_requests,
@@ -125,6 +132,7 @@ impl Metrics {
             token_verifications,
             pool_connections,
             pool_max_connections,
+            database_reachable,
             store,
         })
     }
@@ -151,6 +159,11 @@ impl Metrics {
         if let Some(reason) = answer.error.and_then(auth_error).map(token_refusal_reason) {
             self.token_verifications.with_label_values(&["refused", reason]).inc();
         }
+    }
+
+    /// What the database watch found at its last check (`crate::database_watch`).
+    pub fn set_database_reachable(&self, reachable: bool) {
+        self.database_reachable.set(i64::from(reachable));
     }
 
     fn sample_pool(&self) {

@@ -1,6 +1,7 @@
 //! Readiness: `GET /api/status/ready` answers 204 while the database answers, and 503 when it does not, so that a
 //! load balancer or an orchestrator sends no traffic to an instance that can only fail. `GET /api/status` stays
-//! liveness (the process answers), as in Logto: restarting an instance does not bring its database back.
+//! liveness (the process answers), as in Logto: restarting an instance does not bring its database back. While the
+//! database watch (`crate::database_watch`) finds PostgreSQL unreachable, readiness answers 503 without asking.
 
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use actix_web::{HttpResponse, web};
 use latchkey_auth::error_body::error_response;
 
 use crate::app::AppState;
+use crate::database_watch::DatabaseWatch;
 use crate::fallback;
 
 /// The path of the readiness check.
@@ -39,7 +41,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
     security(()),
     extensions(("x-latchkey-extension" = json!(true))),
 )]
-pub async fn ready(state: web::Data<AppState>) -> HttpResponse {
+pub async fn ready(state: web::Data<AppState>, watch: Option<web::Data<DatabaseWatch>>) -> HttpResponse {
+    // The watch's last check found the database unreachable: asking again through the pool would only wait.
+    if watch.is_some_and(|watch| watch.is_unreachable()) {
+        return unavailable();
+    }
     match tokio::time::timeout(READINESS_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => HttpResponse::NoContent().insert_header((header::CACHE_CONTROL, "no-store")).finish(),
         Ok(Err(error)) => {

@@ -29,11 +29,16 @@ const POLL_INTERVAL: Duration = Duration::from_millis(50);
 /// How long a request that needs an unreachable database may take to be refused: the pool's acquire timeout (10 s,
 /// `crates/store/src/lib.rs`), during which it retries refused connections, plus slack for a loaded machine.
 const OUTAGE_ANSWER_BOUND: Duration = Duration::from_secs(13);
+/// How long a request may take to be refused once the server's database watch has found the database unreachable:
+/// no waiting for the pool at all, so far below its 10 s acquire timeout even on a loaded machine.
+const REFUSED_AT_ONCE_BOUND: Duration = Duration::from_secs(3);
+/// How long the database watch (a check every half second, each bounded at 2 s) may take to notice a change.
+const WATCH_NOTICE_BOUND: Duration = Duration::from_secs(10);
 /// How long the server may take to serve again once the database is back.
 const RECOVERY_BOUND: Duration = Duration::from_secs(30);
 
 #[tokio::test]
-async fn while_postgres_is_unreachable_requests_fail_with_503_in_bounded_time_and_the_server_recovers_by_itself() {
+async fn while_postgres_is_unreachable_requests_get_503_soon_then_at_once_and_the_server_recovers_by_itself() {
     let Some(server_url) = postgres_server_url() else {
         eprintln!("skipped: needs LATCHKEY_TEST_DATABASE_URL (a PostgreSQL server behind a proxy the test owns)");
         return;
@@ -73,6 +78,26 @@ async fn while_postgres_is_unreachable_requests_fail_with_503_in_bounded_time_an
     assert_eq!(admin.send(Method::GET, "/api/status", None).await.status().as_u16(), 204);
     assert!(server.is_running(), "the server died with its database");
 
+    // Once the database watch has noticed, requests that need the database are refused without waiting for it.
+    admin.wait_for_metric("latchkey_database_reachable 0").await;
+    let refused_at_once = tokio::join!(
+        timed(admin.send(Method::GET, "/api/users", None)),
+        timed(admin.send(Method::GET, &kept_path, None)),
+        timed(admin.send(Method::POST, "/api/users", Some(json!({"username": "refused_at_once"})))),
+        timed(admin.send(Method::GET, "/api/status/ready", None)),
+        timed(management_token_response(&admin.client, &admin.base_url)),
+    );
+    let (list, get, create, ready, token) = refused_at_once;
+    for (what, (response, elapsed)) in
+        [("GET /api/users", list), ("GET /api/users/:id", get), ("POST /api/users", create), ("ready", ready)]
+    {
+        assert!(elapsed < REFUSED_AT_ONCE_BOUND, "{what} was refused only after {elapsed:?}");
+        expect_unavailable(what, response).await;
+    }
+    let (token, elapsed) = token;
+    assert!(elapsed < REFUSED_AT_ONCE_BOUND, "the client_credentials grant was refused only after {elapsed:?}");
+    expect_api_error(token, 503, "oidc.temporarily_unavailable", "POST /oidc/token").await;
+
     proxy.restore();
 
     let restored_at = Instant::now();
@@ -91,6 +116,7 @@ async fn while_postgres_is_unreachable_requests_fail_with_503_in_bounded_time_an
     assert_eq!((intact["username"].as_str(), &intact["id"]), (Some("before_outage"), &kept["id"]));
     admin.create_user("after_outage").await;
     assert_eq!(admin.send(Method::GET, "/api/status/ready", None).await.status().as_u16(), 204);
+    admin.wait_for_metric("latchkey_database_reachable 1").await;
     assert_stops_cleanly(&mut server).await;
 }
 
@@ -377,6 +403,21 @@ impl Admin {
         let text = response.text().await.unwrap_or_default();
         assert_eq!(status, 200, "{method} {path}: {text}");
         serde_json::from_str(&text).unwrap()
+    }
+
+    /// Waits until `GET /metrics` has `line` (a series and its value), for at most [`WATCH_NOTICE_BOUND`].
+    async fn wait_for_metric(&self, line: &str) {
+        let deadline = Instant::now() + WATCH_NOTICE_BOUND;
+        loop {
+            let metrics =
+                self.client.get(format!("{}/metrics", self.base_url)).send().await.expect("the server answers");
+            let text = metrics.text().await.expect("the metrics text");
+            if text.lines().any(|metric| metric == line) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no `{line}` in /metrics after {WATCH_NOTICE_BOUND:?}");
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
     }
 
     async fn create_user(&self, username: &str) -> Value {
