@@ -62,9 +62,6 @@ impl DatabaseWatch {
     async fn keep_checking(self, mut probe: DatabaseProbe, metrics: Option<Arc<Metrics>>) {
         let mut interval = tokio::time::interval(CHECK_INTERVAL);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        if let Some(metrics) = &metrics {
-            metrics.set_database_reachable(true);
-        }
         loop {
             interval.tick().await;
             let reachability = probe.check(CHECK_TIMEOUT).await;

@@ -4,7 +4,8 @@
 //! crate-private sea-orm entities, the conversions between rows and domain types, and the implementations of the
 //! domain's ports: [`SeaUserRepository`] (`UserRepository`), and for the credentials of the tokens layer the
 //! account-center settings, the applications, sessions and refresh tokens, personal access tokens, subject tokens and the token-state query
-//! that revocation checks run on every request. Credential secrets are stored only as SHA-256 hashes.
+//! that revocation checks run on every request, and on PostgreSQL a reachability probe outside the pool. Credential
+//! secrets are stored only as SHA-256 hashes.
 //!
 //! **Architecture invariants:**
 //! - `sea_orm::DbErr` never leaves this crate: callers see the domain's `RepoError` (`NotFound`, `Conflict`,
@@ -111,17 +112,14 @@ impl Store {
         } else {
             return Err(StoreError::UnsupportedUrl { url: redacted.url });
         }
-        let connection = Database::connect(options).await.map_err(|error| StoreError::Connect {
+        let cannot_connect = |error: &dyn std::fmt::Display| StoreError::Connect {
             reason: redacted.scrub(&error.to_string()),
             url: redacted.url.clone(),
-        })?;
+        };
+        let connection = Database::connect(options).await.map_err(|error| cannot_connect(&error))?;
         let mut store = Self::from_connection(connection);
         if store.connection.get_database_backend() == DatabaseBackend::Postgres {
-            let target = ProbeTarget::parse(url).map_err(|error| StoreError::Connect {
-                reason: redacted.scrub(&error.to_string()),
-                url: redacted.url.clone(),
-            })?;
-            store.probe_target = Some(target);
+            store.probe_target = Some(ProbeTarget::parse(url).map_err(|error| cannot_connect(&error))?);
         }
         Ok(store)
     }

@@ -67,6 +67,7 @@ async fn while_postgres_is_unreachable_requests_get_503_soon_then_at_once_and_th
     for (what, (response, elapsed)) in
         [("GET /api/users", list), ("GET /api/users/:id", get), ("POST /api/users", create), ("ready", ready)]
     {
+        eprintln!("{what}: answered in {elapsed:?} right after the cut");
         assert!(elapsed < OUTAGE_ANSWER_BOUND, "{what} answered only after {elapsed:?}");
         expect_unavailable(what, response).await;
     }
@@ -91,10 +92,12 @@ async fn while_postgres_is_unreachable_requests_get_503_soon_then_at_once_and_th
     for (what, (response, elapsed)) in
         [("GET /api/users", list), ("GET /api/users/:id", get), ("POST /api/users", create), ("ready", ready)]
     {
+        eprintln!("{what}: refused in {elapsed:?} once the watch had noticed");
         assert!(elapsed < REFUSED_AT_ONCE_BOUND, "{what} was refused only after {elapsed:?}");
         expect_unavailable(what, response).await;
     }
     let (token, elapsed) = token;
+    eprintln!("POST /oidc/token: refused in {elapsed:?} once the watch had noticed");
     assert!(elapsed < REFUSED_AT_ONCE_BOUND, "the client_credentials grant was refused only after {elapsed:?}");
     expect_api_error(token, 503, "oidc.temporarily_unavailable", "POST /oidc/token").await;
 
