@@ -54,52 +54,17 @@ async fn while_postgres_is_unreachable_requests_get_503_soon_then_at_once_and_th
 
     proxy.cut().await;
 
-    let refused_user = json!({"username": "during_outage"});
     let kept_path = format!("/api/users/{kept_id}");
-    let outage_answers = tokio::join!(
-        timed(admin.send(Method::GET, "/api/users", None)),
-        timed(admin.send(Method::GET, &kept_path, None)),
-        timed(admin.send(Method::POST, "/api/users", Some(refused_user))),
-        timed(admin.send(Method::GET, "/api/status/ready", None)),
-        timed(management_token_response(&admin.client, &admin.base_url)),
-    );
-    let (list, get, create, ready, token) = outage_answers;
-    for (what, (response, elapsed)) in
-        [("GET /api/users", list), ("GET /api/users/:id", get), ("POST /api/users", create), ("ready", ready)]
-    {
-        eprintln!("{what}: answered in {elapsed:?} right after the cut");
-        assert!(elapsed < OUTAGE_ANSWER_BOUND, "{what} answered only after {elapsed:?}");
-        expect_unavailable(what, response).await;
-    }
-    let (token, elapsed) = token;
-    assert!(elapsed < OUTAGE_ANSWER_BOUND, "the client_credentials grant answered only after {elapsed:?}");
-    // The token endpoint keeps OAuth's error shape; its "try again later" is `temporarily_unavailable`.
-    expect_api_error(token, 503, "oidc.temporarily_unavailable", "POST /oidc/token").await;
+    admin.expect_outage_answers(&kept_path, "during_outage", OUTAGE_ANSWER_BOUND, "right after the cut").await;
     // Liveness does not depend on the database: restarting the process would not bring it back.
     assert_eq!(admin.send(Method::GET, "/api/status", None).await.status().as_u16(), 204);
     assert!(server.is_running(), "the server died with its database");
 
     // Once the database watch has noticed, requests that need the database are refused without waiting for it.
     admin.wait_for_metric("latchkey_database_reachable 0").await;
-    let refused_at_once = tokio::join!(
-        timed(admin.send(Method::GET, "/api/users", None)),
-        timed(admin.send(Method::GET, &kept_path, None)),
-        timed(admin.send(Method::POST, "/api/users", Some(json!({"username": "refused_at_once"})))),
-        timed(admin.send(Method::GET, "/api/status/ready", None)),
-        timed(management_token_response(&admin.client, &admin.base_url)),
-    );
-    let (list, get, create, ready, token) = refused_at_once;
-    for (what, (response, elapsed)) in
-        [("GET /api/users", list), ("GET /api/users/:id", get), ("POST /api/users", create), ("ready", ready)]
-    {
-        eprintln!("{what}: refused in {elapsed:?} once the watch had noticed");
-        assert!(elapsed < REFUSED_AT_ONCE_BOUND, "{what} was refused only after {elapsed:?}");
-        expect_unavailable(what, response).await;
-    }
-    let (token, elapsed) = token;
-    eprintln!("POST /oidc/token: refused in {elapsed:?} once the watch had noticed");
-    assert!(elapsed < REFUSED_AT_ONCE_BOUND, "the client_credentials grant was refused only after {elapsed:?}");
-    expect_api_error(token, 503, "oidc.temporarily_unavailable", "POST /oidc/token").await;
+    admin
+        .expect_outage_answers(&kept_path, "refused_at_once", REFUSED_AT_ONCE_BOUND, "once the watch had noticed")
+        .await;
 
     proxy.restore();
 
@@ -363,11 +328,6 @@ async fn timed<T>(request: impl Future<Output = T>) -> (T, Duration) {
     (answer, started.elapsed())
 }
 
-/// Asserts 503 with Logto's `service_unavailable` body.
-async fn expect_unavailable(what: &str, response: Response) {
-    expect_api_error(response, 503, "service_unavailable", what).await;
-}
-
 fn id_of(user: &Value) -> String {
     user["id"].as_str().unwrap_or_else(|| panic!("a user: {user}")).to_owned()
 }
@@ -406,6 +366,31 @@ impl Admin {
         let text = response.text().await.unwrap_or_default();
         assert_eq!(status, 200, "{method} {path}: {text}");
         serde_json::from_str(&text).unwrap()
+    }
+
+    /// Sends, at once, requests that need the database (a list, a read of `kept_path`, the creation of `username`,
+    /// readiness and a client_credentials grant), and expects each to be answered 503 within `bound`: Logto's
+    /// `service_unavailable`, or `oidc.temporarily_unavailable` from the token endpoint, which keeps OAuth's shape.
+    async fn expect_outage_answers(&self, kept_path: &str, username: &str, bound: Duration, when: &str) {
+        let (list, get, create, ready, token) = tokio::join!(
+            timed(self.send(Method::GET, "/api/users", None)),
+            timed(self.send(Method::GET, kept_path, None)),
+            timed(self.send(Method::POST, "/api/users", Some(json!({"username": username})))),
+            timed(self.send(Method::GET, "/api/status/ready", None)),
+            timed(management_token_response(&self.client, &self.base_url)),
+        );
+        for (what, (response, elapsed)) in [
+            ("GET /api/users", list),
+            ("GET /api/users/:id", get),
+            ("POST /api/users", create),
+            ("ready", ready),
+            ("POST /oidc/token", token),
+        ] {
+            eprintln!("{what}: answered in {elapsed:?} {when}");
+            assert!(elapsed < bound, "{what} answered only after {elapsed:?} {when}");
+            let code = if what == "POST /oidc/token" { "oidc.temporarily_unavailable" } else { "service_unavailable" };
+            expect_api_error(response, 503, code, what).await;
+        }
     }
 
     /// Waits until `GET /metrics` has `line` (a series and its value), for at most [`WATCH_NOTICE_BOUND`].
