@@ -439,16 +439,23 @@ fn termination_signal() -> impl Future<Output = ()> + Send + 'static {
     }
 }
 
+/// Liveness (Logto's `GET /api/status`).
+pub const STATUS_PATH: &str = "/api/status";
+/// The token root public keys.
+pub const JWKS_PATH: &str = "/oidc/jwks";
+/// The OpenAPI document.
+pub const SWAGGER_PATH: &str = "/api/swagger.json";
+
 /// The server's routes; the account page's only when it is on (`account_page_config` is then its configuration).
 fn routes(config: &mut ServiceConfig, account_page_config: Option<&AccountPageConfig>) {
     // A resource with a method route (not `config.route`, which turns the method into a path guard): other
     // methods get 405 rather than 404.
-    config.service(web::resource("/api/status").route(web::get().to(status)));
+    config.service(web::resource(STATUS_PATH).route(web::get().to(status)));
     readiness::configure(config);
-    config.service(web::resource("/oidc/jwks").route(web::get().to(jwks)));
+    config.service(web::resource(JWKS_PATH).route(web::get().to(jwks)));
     config.service(web::resource("/oidc/token").route(web::post().to(latchkey_auth::oidc::token)));
     config.service(web::resource("/oidc/token/revocation").route(web::post().to(latchkey_auth::oidc::revoke)));
-    config.service(web::resource("/api/swagger.json").route(web::get().to(openapi::swagger_json)));
+    config.service(web::resource(SWAGGER_PATH).route(web::get().to(openapi::swagger_json)));
     latchkey_account_api::configure(config);
     latchkey_management_api::configure(config);
     if let Some(page) = account_page_config {

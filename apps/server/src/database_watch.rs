@@ -15,15 +15,13 @@ use std::time::Duration;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::StatusCode;
 use actix_web::middleware::Next;
 use actix_web::{HttpResponse, ResponseError, web};
-use latchkey_auth::error_body::error_response;
 use latchkey_auth::oidc::TokenEndpointError;
 use latchkey_store::{DatabaseProbe, Reachability};
 
-use crate::fallback;
 use crate::metrics::Metrics;
+use crate::{app, fallback};
 
 /// How often the database is checked. Bounds how long requests keep waiting out the pool after an outage starts,
 /// and how long they are still refused after it ends.
@@ -33,7 +31,7 @@ const CHECK_INTERVAL: Duration = Duration::from_millis(500);
 const CHECK_TIMEOUT: Duration = crate::readiness::READINESS_TIMEOUT;
 
 /// The paths under `/api/` and `/oidc/` whose handlers never touch the database. Readiness has its own answer.
-const WITHOUT_DATABASE: [&str; 3] = ["/api/status", "/api/swagger.json", "/oidc/jwks"];
+const WITHOUT_DATABASE: [&str; 3] = [app::STATUS_PATH, app::SWAGGER_PATH, app::JWKS_PATH];
 
 /// What the last check found. Cheap to clone; clones share the state.
 #[derive(Debug, Clone)]
@@ -111,8 +109,7 @@ fn unavailable_answer(path: &str) -> HttpResponse {
         return TokenEndpointError::TemporarilyUnavailable("the database cannot be reached".to_owned())
             .error_response();
     }
-    let (code, message) = fallback::wire(StatusCode::SERVICE_UNAVAILABLE);
-    error_response(StatusCode::SERVICE_UNAVAILABLE, code, message, None)
+    fallback::service_unavailable()
 }
 
 #[cfg(test)]

@@ -17,6 +17,13 @@ pub async fn not_found() -> HttpResponse {
     error_response(StatusCode::NOT_FOUND, code, message, None)
 }
 
+/// 503 `service_unavailable` with Logto's body: the database cannot be reached (readiness, and requests refused while
+/// the database watch finds it unreachable).
+pub fn service_unavailable() -> HttpResponse {
+    let (code, message) = wire(StatusCode::SERVICE_UNAVAILABLE);
+    error_response(StatusCode::SERVICE_UNAVAILABLE, code, message, None)
+}
+
 /// Middleware giving a JSON body to every error response that lacks one, keeping its status and headers (a 405
 /// keeps the `Allow` header actix computes from the resource's routes; CORS headers stay). Responses that already
 /// carry JSON, such as the API crates' errors and the OAuth endpoint's, pass untouched.

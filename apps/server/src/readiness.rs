@@ -5,10 +5,8 @@
 
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
-use latchkey_auth::error_body::error_response;
 
 use crate::app::AppState;
 use crate::database_watch::DatabaseWatch;
@@ -63,8 +61,7 @@ pub async fn ready(state: web::Data<AppState>, watch: Option<web::Data<DatabaseW
 }
 
 fn unavailable() -> HttpResponse {
-    let (code, message) = fallback::wire(StatusCode::SERVICE_UNAVAILABLE);
-    let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, code, message, None);
+    let mut response = fallback::service_unavailable();
     response.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
     response
 }
