@@ -56,6 +56,10 @@ bench-http:
 profile-sign-in:
     bash scripts/profile-sign-in.sh
 
+# Every cargo-fuzz target for SECONDS each (`scripts/fuzz.sh long` runs 10,000,000 executions per target).
+fuzz SECONDS="15":
+    bash scripts/fuzz.sh short {{SECONDS}}
+
 # The embedding example: domain + store without the server.
 example:
     cargo run -p latchkey-example-embedded
